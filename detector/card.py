@@ -1,0 +1,130 @@
+"""Model cards: what a model was trained for, stored beside its weights.
+
+A card travels with every model file as a sidecar JSON (`model.pt` -> `model.pt.card.json`).
+The scanner reads it to pick the ground sample distance it resamples to, the tile size, the
+overlap and the thresholds; every scan output records the card's name, version and the
+weights' sha256.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from detector.errors import ModelError
+
+CARD_SUFFIX = ".card.json"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Description of a trained detector.
+
+    Attributes:
+        name: Model name, e.g. ``"poppyscan-default"``.
+        version: Model version string, e.g. ``"2026.11.1"``.
+        classes: Class names, indexed by the model's class ids.
+        gsd_m: Ground sample distance the model was trained at, metres per pixel.
+        tile_size_px: Square tile edge fed to the model, pixels at ``gsd_m``.
+        overlap_px: Overlap between neighbouring tiles, pixels at ``gsd_m``. Must exceed the
+            largest plant so that every plant lies whole inside at least one tile.
+        conf_threshold: Default confidence threshold for reported detections (0..1).
+        iou_threshold: IoU threshold of the model's own non-maximum suppression (0..1).
+        data_fingerprint: Fingerprint of the training data set.
+        metrics: Evaluation metrics, free-form (e.g. ``{"plot_recall": 0.97}``).
+        software_version: poppyscan version that produced the model.
+        training: How it was trained: command, hardware, duration (free-form).
+    """
+
+    name: str
+    version: str
+    classes: tuple[str, ...]
+    gsd_m: float
+    tile_size_px: int = 640
+    overlap_px: int = 128
+    conf_threshold: float = 0.25
+    iou_threshold: float = 0.5
+    data_fingerprint: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    software_version: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.classes:
+            raise ModelError(f"model card {self.name!r} lists no classes")
+        if not 0.001 <= self.gsd_m <= 1.0:
+            raise ModelError(f"model card {self.name!r}: gsd_m={self.gsd_m} is not 0.001..1 m/px")
+        if self.tile_size_px < 32 or not 0 <= self.overlap_px < self.tile_size_px // 2 + 1:
+            raise ModelError(
+                f"model card {self.name!r}: tile {self.tile_size_px} px with overlap "
+                f"{self.overlap_px} px is not usable"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the card as a JSON-ready dictionary."""
+        data = dataclasses.asdict(self)
+        data["classes"] = list(self.classes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        """Build a card from a dictionary, ignoring unknown keys (newer cards stay readable)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        try:
+            values = {k: v for k, v in data.items() if k in known}
+            values["classes"] = tuple(str(c) for c in values["classes"])
+            return cls(**values)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model card is malformed: {exc}") from exc
+
+    @staticmethod
+    def sidecar_path(weights: Path) -> Path:
+        """Return where the card of ``weights`` lives (``weights`` + ``.card.json``)."""
+        return weights.with_name(weights.name + CARD_SUFFIX)
+
+    @classmethod
+    def load(cls, weights: Path) -> ModelCard:
+        """Read the sidecar card of a weights file or model directory.
+
+        Raises:
+            ModelError: if the card is missing or malformed.
+        """
+        path = cls.sidecar_path(Path(weights))
+        if not path.is_file():
+            raise ModelError(
+                f"no model card for {weights} (expected {path.name} beside it); a card tells "
+                "the scanner the model's ground sample distance and classes"
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"model card {path} is unreadable: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ModelError(f"model card {path} is not a JSON object")
+        return cls.from_dict(data)
+
+    def save(self, weights: Path) -> Path:
+        """Write the card beside ``weights`` atomically and return its path."""
+        path = self.sidecar_path(Path(weights))
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, or of every file under a directory in name order."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with file.open("rb") as handle:
+            while block := handle.read(chunk_bytes):
+                digest.update(block)
+    return digest.hexdigest()

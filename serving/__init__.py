@@ -1,0 +1,1 @@
+"""poppyscan serving: HTTP API, jobs, and the `poppyscan` command line."""
