@@ -10,6 +10,7 @@ plumbing; it is never a default.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -96,11 +97,12 @@ def _check_is_model(path: Path, fmt: str) -> None:
 def export_openvino(weights: Path, card: ModelCard, digest: str) -> Path:
     """Export ``.pt`` weights to OpenVINO IR once; return the cached model directory.
 
-    The export lives in ``cache_dir()/openvino/<sha256>/model_openvino_model`` so a changed
-    weights file never reuses a stale export; it is written to a temporary directory first and
+    The export lives in ``cache_dir()/openvino/<sha256>-<tile>px/model_openvino_model`` so a
+    changed weights file, or a card with another tile size (the export has a fixed input
+    size), never reuses a stale export; it is written to a temporary directory first and
     renamed, so concurrent scans never see half an export.
     """
-    target = cache_dir() / "openvino" / digest
+    target = cache_dir() / "openvino" / f"{digest}-{card.tile_size_px}px"
     model_dir = target / "model_openvino_model"
     if any(model_dir.glob("*.xml")):
         return model_dir
@@ -186,6 +188,8 @@ class UltralyticsDetector:
             # One warm-up call builds the predictor so the first real batch is not slower.
             blank = np.zeros((self.card.tile_size_px, self.card.tile_size_px, 3), np.uint8)
             model.predict([blank], **self._predict_args())
+            if self.runtime == "openvino":
+                _openvino_float32(model, model_path)
         except Exception as exc:  # frameworks raise anything on a broken file
             raise ModelError(f"{model_path} could not be loaded as a YOLO model: {exc}") from exc
         names = getattr(model, "names", None) or {}
@@ -226,6 +230,31 @@ class UltralyticsDetector:
             )
             out.append(rows.astype(np.float32))
         return out
+
+
+def _openvino_float32(model: Any, model_path: Path) -> None:
+    """Recompile the OpenVINO model Ultralytics built so that it runs in float32.
+
+    OpenVINO's CPU plugin runs float models in bfloat16 by default on CPUs that support it
+    (AVX512-BF16, AMX): boxes then move by pixels and confidences by about 1e-2 against
+    PyTorch, and a scan's results depend on the machine. Ultralytics does not expose the
+    precision hint, so set it on the compiled model its predictor holds.
+    """
+    import openvino as ov
+
+    backend: Any = getattr(getattr(model.predictor, "model", None), "backend", None)
+    compile_model = getattr(backend, "compile_model", None)
+    if not isinstance(compile_model, functools.partial) or not hasattr(
+        backend, "ov_compiled_model"
+    ):
+        log.warning("cannot force OpenVINO to float32 with this Ultralytics; results may differ")
+        return
+    if backend.ov_compiled_model.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32:
+        return
+    config = {**compile_model.keywords.get("config", {}), "INFERENCE_PRECISION_HINT": ov.Type.f32}
+    xml = model_path if model_path.is_file() else next(model_path.glob("*.xml"))
+    backend.compile_model = functools.partial(compile_model, config=config)
+    backend.ov_compiled_model = backend.compile_model(ov.Core().read_model(str(xml)))
 
 
 class FakeDetector:

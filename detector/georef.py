@@ -34,7 +34,7 @@ class Georeferencer:
         self.inverse: Affine = ~self.affine
         self._to_wgs84 = Transformer.from_crs(self.crs, WGS84, always_xy=True)
         self._from_wgs84 = Transformer.from_crs(WGS84, self.crs, always_xy=True)
-        centre_x, centre_y = self.affine * (info.width_px / 2, info.height_px / 2)
+        centre_x, centre_y = self.affine @ (info.width_px / 2, info.height_px / 2)
         lon0, lat0 = self._to_wgs84.transform(centre_x, centre_y)
         self.metric_crs = CRS.from_proj4(
             f"+proj=aeqd +lat_0={lat0:.9f} +lon_0={lon0:.9f} +datum=WGS84 +units=m +no_defs"

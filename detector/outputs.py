@@ -142,6 +142,10 @@ def render_csv(result: ScanResult, out_dir: Path) -> str:
         "model": f"{prov['model']['name']} {prov['model']['version']}",
         "model_sha256": prov["model"]["sha256"],
         "raster_fingerprint": prov["raster"]["fingerprint"],
+        "raster_gsd_m": prov["raster"]["gsd_m"],
+        "model_gsd_m": prov["model"]["gsd_m"],
+        "conf_threshold": prov["thresholds"]["confidence"],
+        "plot_max_gap_m": prov["thresholds"]["plot_max_gap_m"],
         "scanned_utc": prov["created_utc"],
         "software": prov["software"],
     }
@@ -226,7 +230,15 @@ def _write_gpkg(result: ScanResult, path: Path, out_dir: Path) -> None:
         "chip",
     ]
     polygons = shapely.to_wkb([shapely.Polygon(p.ring_map) for p in result.plots])
-    columns = [np.array([row[n] if row[n] is not None else "" for row in props]) for n in names]
+    # Explicit types: an empty scan must still write text columns as text, not as REAL.
+    text = {"class", "chip"}
+    columns = [
+        np.array(
+            [row[n] if row[n] is not None else "" for row in props],
+            dtype=str if n in text else np.int64 if n in ("plot_id", "plant_count") else float,
+        )
+        for n in names
+    ]
     write(
         str(path),
         np.asarray(polygons, dtype=object),
@@ -251,7 +263,7 @@ def _write_gpkg(result: ScanResult, path: Path, out_dir: Path) -> None:
         np.asarray(shapely.to_wkb(boxes), dtype=object),
         [
             np.array([pid for pid, _ in plants], dtype=np.int64),
-            np.array([d.class_name for _, d in plants]),
+            np.array([d.class_name for _, d in plants], dtype=str),
             np.array([d.confidence for _, d in plants], dtype=np.float64),
         ],
         ["plot_id", "class", "confidence"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +21,7 @@ import rasterio
 from affine import Affine
 from pyproj import CRS, Geod, Transformer
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from detector.errors import RasterError
@@ -122,7 +123,7 @@ def ground_pixel_size_m(crs: CRS, transform: Affine, col: float, row: float) -> 
     """
     to_wgs84 = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
     geod = Geod(ellps="WGS84")
-    corners = [transform * (col, row), transform * (col + 1, row), transform * (col, row + 1)]
+    corners = [transform @ (col, row), transform @ (col + 1, row), transform @ (col, row + 1)]
     lons, lats = to_wgs84.transform([c[0] for c in corners], [c[1] for c in corners])
     _, _, d_col = geod.inv(lons[0], lats[0], lons[1], lats[1])
     _, _, d_row = geod.inv(lons[0], lats[0], lons[2], lats[2])
@@ -217,8 +218,11 @@ def inspect_raster(
     if not Path(name).exists() and "://" not in name and not name.startswith("/vsi"):
         raise RasterError(f"{name}: no such file")
     try:
-        with gdal_env(), rasterio.open(name) as ds:
-            return _describe(ds, name, bands)
+        with gdal_env(), warnings.catch_warnings():
+            # A missing geotransform is reported below as one RasterError, not as a warning.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(name) as ds:
+                return _describe(ds, name, bands)
     except RasterioError as exc:
         raise RasterError(
             f"{name} is not a raster poppyscan can read ({_first_line(exc)})"

@@ -160,11 +160,13 @@ def scan(
     """
     started = time.perf_counter()
     info = inspect_raster(path, bands=bands)
+    # Before the model loads (seconds, or minutes for a first OpenVINO export): an all-nodata
+    # raster fails here at once.
+    coarse = coarse_valid_mask(info)
     detector = load_detector(model, device=device, backend=backend, conf=conf)
     card = detector.card
     threshold = card.conf_threshold if conf is None else conf
     plan = plan_for(info, card, gsd_tolerance)
-    coarse = coarse_valid_mask(info)
     windows = [w for w in plan if coarse is None or window_may_be_valid(w, coarse)]
     skipped = len(plan) - len(windows)
     total = len(plan)

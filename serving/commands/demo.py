@@ -48,7 +48,7 @@ def found_truth(flight: Any, plots: Any, max_distance_m: float = 2.0) -> tuple[i
     transform = flight_transform(flight)
     found = 0
     for truth in flight.plots:
-        ring = [transform * xy for xy in truth.polygon_px]
+        ring = [transform @ xy for xy in truth.polygon_px]
         outline = shapely.Polygon(ring).buffer(max_distance_m)
         if tree is not None and len(tree.query(outline, predicate="intersects")):
             found += 1
@@ -65,11 +65,10 @@ def flight_transform(flight: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Generate, scan, write, compare."""
-    from training.synthetic import generate_flight
-
     from detector.outputs import write_output
     from detector.scan import scan
     from serving.commands.scan import summary
+    from training.synthetic import generate_flight
 
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"generating a {args.size} x {args.size} px sample flight (seed {args.seed}) ...")

@@ -1,0 +1,231 @@
+"""Model backends: OpenVINO and PyTorch agree, exports are cached, bad models are refused."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_card
+
+from detector.backends import (
+    Detector,
+    FakeDetector,
+    UltralyticsDetector,
+    load_detector,
+)
+from detector.card import ModelCard, sha256_of
+from detector.errors import ModelError
+
+TOP_N = 100
+
+
+def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    x0 = np.maximum(box[0], others[:, 0])
+    y0 = np.maximum(box[1], others[:, 1])
+    x1 = np.minimum(box[2], others[:, 2])
+    y1 = np.minimum(box[3], others[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def _matched_fraction(ours: np.ndarray, reference: np.ndarray) -> float:
+    """Share of our top boxes that match a distinct reference box greedily.
+
+    A match has the same class, IoU > 0.9 and a confidence within 1e-3.
+    """
+    ours = ours[np.argsort(-ours[:, 4], kind="stable")][:TOP_N]
+    used = np.zeros(len(reference), dtype=bool)
+    matched = 0
+    for row in ours:
+        ious = _iou(row, reference[:, :4])
+        ious[used | (reference[:, 5] != row[5])] = -1.0
+        best = int(np.argmax(ious)) if len(ious) else -1
+        if best >= 0 and ious[best] > 0.9 and abs(reference[best, 4] - row[4]) <= 1e-3:
+            used[best] = True
+            matched += 1
+    return matched / max(1, len(ours))
+
+
+def _cache_snapshot(root: Path) -> dict[str, float]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+def test_openvino_matches_pytorch_and_export_is_cached(
+    tiny_yolo: Path,
+    textured_tiles: Callable[[int, int, int], list[np.ndarray]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("POPPYSCAN_CACHE_DIR", str(cache))
+    openvino = UltralyticsDetector(tiny_yolo, device="cpu", conf=1e-4)
+    pytorch = UltralyticsDetector(tiny_yolo, device="cpu", conf=1e-4, backend="pytorch")
+    assert openvino.runtime == "openvino" and pytorch.runtime == "pytorch"
+    assert openvino.sha256 == pytorch.sha256 == sha256_of(tiny_yolo)
+
+    tiles = textured_tiles(3, 320, 7)
+    ov_out = openvino.predict(tiles)
+    pt_out = pytorch.predict(tiles)
+    assert len(ov_out) == len(pt_out) == 3
+    for ov_boxes, pt_boxes in zip(ov_out, pt_out, strict=True):
+        assert ov_boxes.dtype == np.float32 and ov_boxes.shape[1] == 6
+        assert len(ov_boxes) >= TOP_N and len(pt_boxes) >= TOP_N
+        assert set(np.unique(ov_boxes[:, 5])) <= {0.0, 1.0}
+        assert _matched_fraction(ov_boxes, pt_boxes) >= 0.98
+        assert _matched_fraction(pt_boxes, ov_boxes) >= 0.98
+
+    # The export sits under the weights' sha256 and tile size, and is reused as it is.
+    export = cache / "openvino" / f"{openvino.sha256}-320px"
+    assert (export / "sha256.txt").read_text().strip() == openvino.sha256
+    assert any((export / "model_openvino_model").glob("*.xml"))
+    before = _cache_snapshot(cache / "openvino")
+    again = UltralyticsDetector(tiny_yolo, device="cpu", conf=1e-4)
+    assert _cache_snapshot(cache / "openvino") == before, "the second load must not re-export"
+    np.testing.assert_array_equal(again.predict(tiles[:1])[0], ov_out[0])
+    assert not [p for p in (cache / "openvino").iterdir() if p.name.startswith(".")]
+
+    # A card with another tile size gets its own export (the IR has a fixed input size).
+    other = UltralyticsDetector(
+        tiny_yolo, device="cpu", conf=1e-4, card=make_card(tile_size_px=256, overlap_px=32)
+    )
+    assert (cache / "openvino" / f"{openvino.sha256}-256px" / "sha256.txt").is_file()
+    (boxes,) = other.predict(textured_tiles(1, 256, 3))
+    assert len(boxes) > 0 and boxes[:, :4].max() <= 256
+
+
+def test_threshold_and_batch_shapes(
+    tiny_yolo: Path, textured_tiles: Callable[..., list[np.ndarray]]
+) -> None:
+    detector = UltralyticsDetector(tiny_yolo, device="cpu", backend="pytorch", conf=0.01)
+    assert detector.predict([]) == []
+    out = detector.predict(textured_tiles(2, 320, 11))
+    assert len(out) == 2
+    for boxes in out:
+        assert boxes.shape[1] == 6 and (boxes[:, 4] >= 0.01).all()
+        assert (boxes[:, :4] >= 0).all() and (boxes[:, :4] <= 320).all()
+
+
+# --- the protocol and the fake ----------------------------------------------------------
+
+
+def test_fake_detector_is_a_detector_and_passes_through_load() -> None:
+    fake = FakeDetector(make_card())
+    assert isinstance(fake, Detector)
+    assert load_detector(fake) is fake
+
+
+def test_fake_detector_reports_marker_blobs() -> None:
+    tile = np.zeros((64, 64, 3), dtype=np.uint8)
+    tile[10:20, 30:45] = (250, 10, 245)  # within tolerance of magenta
+    tile[40:42, 40:41] = (255, 0, 255)  # 2 px: under the minimum area
+    tile[50:60, 0:10] = (0, 255, 0)
+    (boxes,) = FakeDetector(make_card()).predict([tile])
+    np.testing.assert_allclose(boxes, [[30, 10, 45, 20, 0.9, 0]], rtol=1e-6)
+
+
+# --- bad models -------------------------------------------------------------------------
+
+
+def _with_card(path: Path, **card: object) -> Path:
+    make_card(**card).save(path)
+    return path
+
+
+def test_missing_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no such model file"):
+        UltralyticsDetector(tmp_path / "nope.pt")
+
+
+def test_random_bytes_are_not_a_model(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    _with_card(path)
+    with pytest.raises(ModelError, match="not a PyTorch weights file"):
+        UltralyticsDetector(path, device="cpu")
+
+
+def test_zip_that_is_not_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POPPYSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "model.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "not weights")
+    _with_card(path)
+    with pytest.raises(ModelError, match="could not be"):
+        UltralyticsDetector(path, device="cpu", backend="pytorch")
+
+
+def test_unknown_suffix_and_backend(tmp_path: Path, tiny_yolo: Path) -> None:
+    path = tmp_path / "model.h5"
+    path.write_bytes(b"\x89HDF")
+    with pytest.raises(ModelError, match="unknown model format"):
+        UltralyticsDetector(path)
+    with pytest.raises(ModelError, match="unknown backend"):
+        UltralyticsDetector(tiny_yolo, backend="tensorflow")
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"\x08\x07")
+    _with_card(onnx)
+    with pytest.raises(ModelError, match="cannot run a onnx model with the pytorch backend"):
+        UltralyticsDetector(onnx, backend="pytorch")
+
+
+def test_missing_or_bad_card(tmp_path: Path, tiny_yolo: Path) -> None:
+    weights = tmp_path / "copy.pt"
+    weights.write_bytes(tiny_yolo.read_bytes())
+    with pytest.raises(ModelError, match="no model card"):
+        UltralyticsDetector(weights, device="cpu", backend="pytorch")
+    ModelCard.sidecar_path(weights).write_text("[1, 2]")
+    with pytest.raises(ModelError, match="not a JSON object"):
+        UltralyticsDetector(weights, device="cpu", backend="pytorch")
+    ModelCard.sidecar_path(weights).write_text('{"name": "x"}')
+    with pytest.raises(ModelError, match="malformed"):
+        UltralyticsDetector(weights, device="cpu", backend="pytorch")
+
+
+def test_card_classes_must_match_the_model(tmp_path: Path, tiny_yolo: Path) -> None:
+    weights = tmp_path / "copy.pt"
+    weights.write_bytes(tiny_yolo.read_bytes())
+    _with_card(weights, classes=("poppy", "cannabis", "coca"))
+    with pytest.raises(ModelError, match="2 classes but its card lists 3"):
+        UltralyticsDetector(weights, device="cpu", backend="pytorch")
+
+
+def test_confidence_must_be_a_probability(tiny_yolo: Path) -> None:
+    with pytest.raises(ModelError, match="between 0 and 1"):
+        UltralyticsDetector(tiny_yolo, device="cpu", backend="pytorch", conf=1.5)
+
+
+# --- model cards ------------------------------------------------------------------------
+
+
+def test_card_round_trip_and_forward_compatibility(tmp_path: Path) -> None:
+    weights = tmp_path / "m.pt"
+    card = make_card(metrics={"plot_recall": 0.97}, data_fingerprint="abc")
+    path = card.save(weights)
+    assert path.name == "m.pt.card.json"
+    assert ModelCard.load(weights) == card
+    data = json.loads(path.read_text())
+    data["added_in_a_later_version"] = True
+    path.write_text(json.dumps(data))
+    assert ModelCard.load(weights) == card
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"classes": ()},
+        {"gsd_m": 0.0},
+        {"gsd_m": 5.0},
+        {"tile_size_px": 16},
+        {"tile_size_px": 128, "overlap_px": 100},
+    ],
+)
+def test_card_validation(bad: dict[str, object]) -> None:
+    with pytest.raises(ModelError):
+        make_card(**bad)
