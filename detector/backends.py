@@ -1,20 +1,17 @@
 """Detector backends: the model behind a small protocol.
 
 The scanner only knows :class:`Detector`: give it a batch of uint8 RGB tiles at the card's tile
-size, get back boxes in tile pixels. :class:`UltralyticsDetector` runs YOLO weights through
-PyTorch, ONNX Runtime or OpenVINO; on a CPU a ``.pt`` is exported to OpenVINO once (about 4x
-faster than eager PyTorch here) and the export is cached under the weights' sha256.
-:class:`FakeDetector` is a deterministic colour-blob detector for tests and demos of the
-plumbing; it is never a default.
+size, get back boxes in tile pixels. On a CPU a ``.pt`` is exported to OpenVINO once (cached
+under the weights' sha256) and run by :class:`~detector.openvino_detector.OpenVINODetector`
+without PyTorch; :class:`UltralyticsDetector` runs ``.pt`` on CUDA and ``.onnx`` through
+ONNX Runtime. :class:`FakeDetector` is a deterministic colour-blob detector for tests and
+demos of the plumbing; it is never a default.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -24,7 +21,9 @@ import numpy as np
 
 from detector.card import ModelCard, sha256_of
 from detector.errors import ModelError
-from detector.offline import cache_dir, configure_offline
+from detector.offline import configure_ultralytics
+from detector.openvino_detector import PRECISIONS, OpenVINODetector
+from detector.openvino_export import export_openvino
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +59,29 @@ class Detector(Protocol):
         ...
 
 
+def _nvidia_gpu_present() -> bool:
+    """Whether an NVIDIA driver is loaded (checked without importing torch)."""
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
+
+
 def resolve_device(device: str) -> str:
-    """Turn ``"auto"`` into ``"cuda:0"`` when a GPU is usable, else ``"cpu"``."""
+    """Turn ``"auto"`` into ``"cuda:0"`` when a GPU is usable, else ``"cpu"``.
+
+    torch is only imported when an NVIDIA driver is present, so CPU scans never load it.
+    """
     if device != "auto":
         return device
+    if not _nvidia_gpu_present():
+        return "cpu"
     import torch
 
     return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def _check_conf(conf: float) -> float:
+    if not 0.0 < conf < 1.0:
+        raise ModelError(f"confidence threshold {conf} must be between 0 and 1")
+    return conf
 
 
 def _weights_format(path: Path) -> str:
@@ -94,46 +109,6 @@ def _check_is_model(path: Path, fmt: str) -> None:
         raise ModelError(f"{path} is not an ONNX model")
 
 
-def export_openvino(weights: Path, card: ModelCard, digest: str) -> Path:
-    """Export ``.pt`` weights to OpenVINO IR once; return the cached model directory.
-
-    The export lives in ``cache_dir()/openvino/<sha256>-<tile>px/model_openvino_model`` so a
-    changed weights file, or a card with another tile size (the export has a fixed input
-    size), never reuses a stale export; it is written to a temporary directory first and
-    renamed, so concurrent scans never see half an export.
-    """
-    target = cache_dir() / "openvino" / f"{digest}-{card.tile_size_px}px"
-    model_dir = target / "model_openvino_model"
-    if any(model_dir.glob("*.xml")):
-        return model_dir
-    configure_offline()
-    from ultralytics import YOLO
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}-", dir=target.parent))
-    try:
-        shutil.copy2(weights, staging / "model.pt")
-        log.info("exporting %s to OpenVINO (once; cached in %s)", weights, target)
-        YOLO(str(staging / "model.pt"), task="detect").export(
-            format="openvino",
-            imgsz=card.tile_size_px,
-            half=False,
-            dynamic=False,
-            batch=1,
-            verbose=False,
-        )
-        (staging / "model.pt").unlink()
-        (staging / "sha256.txt").write_text(digest + "\n")
-        try:
-            staging.rename(target)
-        except OSError:  # another process finished first; its export is as good as ours
-            shutil.rmtree(staging, ignore_errors=True)
-    except Exception as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ModelError(f"could not export {weights} to OpenVINO: {exc}") from exc
-    return model_dir
-
-
 class UltralyticsDetector:
     """A YOLO detector run by Ultralytics on PyTorch, ONNX Runtime or OpenVINO.
 
@@ -152,35 +127,24 @@ class UltralyticsDetector:
         weights: Path,
         *,
         device: str = "auto",
-        backend: str = "auto",
         conf: float | None = None,
         card: ModelCard | None = None,
     ) -> None:
         weights = Path(weights)
         if not weights.exists():
             raise ModelError(f"{weights}: no such model file")
-        if backend not in BACKENDS:
-            raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         fmt = _weights_format(weights)
         _check_is_model(weights, fmt)
         self.card = card or ModelCard.load(weights)
         self.sha256 = sha256_of(weights)
         self.device = resolve_device(device)
-        self.conf = self.card.conf_threshold if conf is None else conf
-        if not 0.0 < self.conf < 1.0:
-            raise ModelError(f"confidence threshold {self.conf} must be between 0 and 1")
-        runtime = backend
-        if backend == "auto":
-            runtime = "openvino" if fmt == "pytorch" and self.device == "cpu" else fmt
-        if runtime != fmt and not (fmt == "pytorch" and runtime == "openvino"):
-            raise ModelError(f"cannot run a {fmt} model with the {runtime} backend")
-        model_path = export_openvino(weights, self.card, self.sha256) if runtime != fmt else weights
-        self.runtime = runtime
-        self.name = f"{self.card.name} {self.card.version} ({runtime}, {self.device})"
-        self._model = self._load(model_path)
+        self.conf = _check_conf(self.card.conf_threshold if conf is None else conf)
+        self.runtime = fmt
+        self.name = f"{self.card.name} {self.card.version} ({fmt}, {self.device})"
+        self._model = self._load(weights)
 
     def _load(self, model_path: Path) -> Any:
-        configure_offline()
+        configure_ultralytics()
         from ultralytics import YOLO
 
         try:
@@ -188,8 +152,6 @@ class UltralyticsDetector:
             # One warm-up call builds the predictor so the first real batch is not slower.
             blank = np.zeros((self.card.tile_size_px, self.card.tile_size_px, 3), np.uint8)
             model.predict([blank], **self._predict_args())
-            if self.runtime == "openvino":
-                _openvino_float32(model, model_path)
         except Exception as exc:  # frameworks raise anything on a broken file
             raise ModelError(f"{model_path} could not be loaded as a YOLO model: {exc}") from exc
         names = getattr(model, "names", None) or {}
@@ -230,31 +192,6 @@ class UltralyticsDetector:
             )
             out.append(rows.astype(np.float32))
         return out
-
-
-def _openvino_float32(model: Any, model_path: Path) -> None:
-    """Recompile the OpenVINO model Ultralytics built so that it runs in float32.
-
-    OpenVINO's CPU plugin runs float models in bfloat16 by default on CPUs that support it
-    (AVX512-BF16, AMX): boxes then move by pixels and confidences by about 1e-2 against
-    PyTorch, and a scan's results depend on the machine. Ultralytics does not expose the
-    precision hint, so set it on the compiled model its predictor holds.
-    """
-    import openvino as ov
-
-    backend: Any = getattr(getattr(model.predictor, "model", None), "backend", None)
-    compile_model = getattr(backend, "compile_model", None)
-    if not isinstance(compile_model, functools.partial) or not hasattr(
-        backend, "ov_compiled_model"
-    ):
-        log.warning("cannot force OpenVINO to float32 with this Ultralytics; results may differ")
-        return
-    if backend.ov_compiled_model.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32:
-        return
-    config = {**compile_model.keywords.get("config", {}), "INFERENCE_PRECISION_HINT": ov.Type.f32}
-    xml = model_path if model_path.is_file() else next(model_path.glob("*.xml"))
-    backend.compile_model = functools.partial(compile_model, config=config)
-    backend.ov_compiled_model = backend.compile_model(ov.Core().read_model(str(xml)))
 
 
 class FakeDetector:
@@ -307,16 +244,58 @@ def default_model_path() -> Path:
     return DEFAULT_MODEL
 
 
+def choose_runtime(fmt: str, device: str, backend: str) -> str:
+    """Pick the runtime for a model format on a device (``backend="auto"`` decides).
+
+    CPU: OpenVINO for ``.pt`` and OpenVINO folders, ONNX Runtime for ``.onnx``. CUDA:
+    PyTorch for ``.pt``. An explicit backend must be able to run the format.
+    """
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "openvino" if fmt == "pytorch" and device == "cpu" else fmt
+    if backend != fmt and not (fmt == "pytorch" and backend == "openvino"):
+        raise ModelError(f"cannot run a {fmt} model with the {backend} backend")
+    if backend == "openvino" and device != "cpu":
+        raise ModelError(f"the OpenVINO backend runs on the CPU, not {device}")
+    return backend
+
+
 def load_detector(
     model: str | os.PathLike[str] | Detector | None,
     *,
     device: str = "auto",
     backend: str = "auto",
     conf: float | None = None,
+    precision: str = "f32",
 ) -> Detector:
-    """Return a ready detector for a model path (None: the default model; a detector passes)."""
+    """Return a ready detector.
+
+    Args:
+        model: Weights path (``.pt``, ``.onnx``, OpenVINO folder), a ready detector (passed
+            through), or None for the shipped default model.
+        device: ``"auto"``, ``"cpu"``, ``"cuda:N"``.
+        backend: ``"auto"``, ``"pytorch"``, ``"onnx"`` or ``"openvino"``.
+        conf: Confidence threshold; the card's when None.
+        precision: OpenVINO precision, ``"f32"`` or ``"fast"`` (see OpenVINODetector).
+    """
     if isinstance(model, Detector):
         return model
-    if model is None:
-        model = default_model_path()
-    return UltralyticsDetector(Path(model), device=device, backend=backend, conf=conf)
+    weights = Path(model) if model is not None else default_model_path()
+    if not weights.exists():
+        raise ModelError(f"{weights}: no such model file")
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}; choose {' or '.join(PRECISIONS)}")
+    fmt = _weights_format(weights)
+    _check_is_model(weights, fmt)
+    resolved = resolve_device(device)
+    runtime = choose_runtime(fmt, resolved, backend)
+    if runtime != "openvino":
+        return UltralyticsDetector(weights, device=resolved, conf=conf)
+    card = ModelCard.load(weights)
+    digest = sha256_of(weights)
+    model_dir = (
+        weights if fmt == "openvino" else export_openvino(weights, card.tile_size_px, digest)
+    )
+    threshold = _check_conf(card.conf_threshold if conf is None else conf)
+    return OpenVINODetector(model_dir, card, digest, threshold, precision)

@@ -134,9 +134,9 @@ def tiny_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     import torch
 
-    from detector.offline import configure_offline
+    from detector.offline import configure_ultralytics
 
-    configure_offline()
+    configure_ultralytics()
     from ultralytics import YOLO
     from ultralytics.nn.tasks import DetectionModel
 

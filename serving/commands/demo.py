@@ -39,35 +39,12 @@ def add_parser(verbs: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def found_truth(flight: Any, plots: Any, max_distance_m: float = 2.0) -> tuple[int, int]:
-    """Count true plots matched by a suspect (centroid within ``max_distance_m`` or overlap)."""
-    import shapely
-
-    predicted = [shapely.Polygon(p.ring_map) for p in plots]
-    tree = shapely.STRtree(predicted) if predicted else None
-    transform = flight_transform(flight)
-    found = 0
-    for truth in flight.plots:
-        ring = [transform @ xy for xy in truth.polygon_px]
-        outline = shapely.Polygon(ring).buffer(max_distance_m)
-        if tree is not None and len(tree.query(outline, predicate="intersects")):
-            found += 1
-    return found, len(flight.plots)
-
-
-def flight_transform(flight: Any) -> Any:
-    """The affine transform of a synthetic flight's raster."""
-    import rasterio
-
-    with rasterio.open(flight.raster_path) as ds:
-        return ds.transform
-
-
 def run(args: argparse.Namespace) -> int:
     """Generate, scan, write, compare."""
     from detector.outputs import write_output
     from detector.scan import scan
     from serving.commands.scan import summary
+    from training.evaluate import score_scan
     from training.synthetic import generate_flight
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -80,15 +57,18 @@ def run(args: argparse.Namespace) -> int:
     outputs = [
         write_output(result, args.out / f"suspects.{ext}") for ext in ("geojson", "kml", "csv")
     ]
-    found, total = found_truth(flight, result.plots)
+    score = score_scan(result, flight.labels_path)
     info = summary(result, outputs)
-    info["truth"] = {"plots_planted": total, "plots_found": found}
+    info["truth"] = score.to_dict()
     (args.out / "summary.json").write_text(json.dumps(info, indent=2))
     print(
         f"{len(result.plots)} suspected plot(s), {len(result.detections)} plant(s) in "
         f"{info['area_scanned_ha']} ha, {result.stats.elapsed_s:.1f} s"
     )
-    print(f"planted truth: {found} of {total} plots found")
+    print(
+        f"planted truth: {score.found_plots} of {score.true_plots} plots found "
+        f"(recall {score.recall:.2f}), {score.false_plots} false plot(s)"
+    )
     for out in outputs:
         print(f"wrote {out}")
     print(f"wrote {len(result.chips)} evidence chip(s) to {args.out / 'chips'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from detector.backends import (
 )
 from detector.card import ModelCard, sha256_of
 from detector.errors import ModelError
+from detector.openvino_detector import OpenVINODetector
 
 TOP_N = 100
 
@@ -64,9 +66,10 @@ def test_openvino_matches_pytorch_and_export_is_cached(
 ) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("POPPYSCAN_CACHE_DIR", str(cache))
-    openvino = UltralyticsDetector(tiny_yolo, device="cpu", conf=1e-4)
-    pytorch = UltralyticsDetector(tiny_yolo, device="cpu", conf=1e-4, backend="pytorch")
-    assert openvino.runtime == "openvino" and pytorch.runtime == "pytorch"
+    openvino = load_detector(tiny_yolo, device="cpu", conf=1e-4)
+    pytorch = load_detector(tiny_yolo, device="cpu", conf=1e-4, backend="pytorch")
+    assert isinstance(openvino, OpenVINODetector) and isinstance(pytorch, UltralyticsDetector)
+    assert "torch" not in openvino.name
     assert openvino.sha256 == pytorch.sha256 == sha256_of(tiny_yolo)
 
     tiles = textured_tiles(3, 320, 7)
@@ -85,15 +88,16 @@ def test_openvino_matches_pytorch_and_export_is_cached(
     assert (export / "sha256.txt").read_text().strip() == openvino.sha256
     assert any((export / "model_openvino_model").glob("*.xml"))
     before = _cache_snapshot(cache / "openvino")
-    again = UltralyticsDetector(tiny_yolo, device="cpu", conf=1e-4)
+    again = load_detector(tiny_yolo, device="cpu", conf=1e-4)
     assert _cache_snapshot(cache / "openvino") == before, "the second load must not re-export"
     np.testing.assert_array_equal(again.predict(tiles[:1])[0], ov_out[0])
     assert not [p for p in (cache / "openvino").iterdir() if p.name.startswith(".")]
 
     # A card with another tile size gets its own export (the IR has a fixed input size).
-    other = UltralyticsDetector(
-        tiny_yolo, device="cpu", conf=1e-4, card=make_card(tile_size_px=256, overlap_px=32)
-    )
+    resized = tmp_path / "resized.pt"
+    resized.write_bytes(tiny_yolo.read_bytes())
+    make_card(tile_size_px=256, overlap_px=32).save(resized)
+    other = load_detector(resized, device="cpu", conf=1e-4)
     assert (cache / "openvino" / f"{openvino.sha256}-256px" / "sha256.txt").is_file()
     (boxes,) = other.predict(textured_tiles(1, 256, 3))
     assert len(boxes) > 0 and boxes[:, :4].max() <= 256
@@ -102,7 +106,7 @@ def test_openvino_matches_pytorch_and_export_is_cached(
 def test_threshold_and_batch_shapes(
     tiny_yolo: Path, textured_tiles: Callable[..., list[np.ndarray]]
 ) -> None:
-    detector = UltralyticsDetector(tiny_yolo, device="cpu", backend="pytorch", conf=0.01)
+    detector = load_detector(tiny_yolo, device="cpu", backend="pytorch", conf=0.01)
     assert detector.predict([]) == []
     out = detector.predict(textured_tiles(2, 320, 11))
     assert len(out) == 2
@@ -139,7 +143,7 @@ def _with_card(path: Path, **card: object) -> Path:
 
 def test_missing_model(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="no such model file"):
-        UltralyticsDetector(tmp_path / "nope.pt")
+        load_detector(tmp_path / "nope.pt")
 
 
 def test_random_bytes_are_not_a_model(tmp_path: Path) -> None:
@@ -147,7 +151,7 @@ def test_random_bytes_are_not_a_model(tmp_path: Path) -> None:
     path.write_bytes(np.random.default_rng(0).bytes(4096))
     _with_card(path)
     with pytest.raises(ModelError, match="not a PyTorch weights file"):
-        UltralyticsDetector(path, device="cpu")
+        load_detector(path, device="cpu")
 
 
 def test_zip_that_is_not_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,34 +161,34 @@ def test_zip_that_is_not_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         archive.writestr("readme.txt", "not weights")
     _with_card(path)
     with pytest.raises(ModelError, match="could not be"):
-        UltralyticsDetector(path, device="cpu", backend="pytorch")
+        load_detector(path, device="cpu", backend="pytorch")
 
 
 def test_unknown_suffix_and_backend(tmp_path: Path, tiny_yolo: Path) -> None:
     path = tmp_path / "model.h5"
     path.write_bytes(b"\x89HDF")
     with pytest.raises(ModelError, match="unknown model format"):
-        UltralyticsDetector(path)
+        load_detector(path)
     with pytest.raises(ModelError, match="unknown backend"):
-        UltralyticsDetector(tiny_yolo, backend="tensorflow")
+        load_detector(tiny_yolo, backend="tensorflow")
     onnx = tmp_path / "model.onnx"
     onnx.write_bytes(b"\x08\x07")
     _with_card(onnx)
     with pytest.raises(ModelError, match="cannot run a onnx model with the pytorch backend"):
-        UltralyticsDetector(onnx, backend="pytorch")
+        load_detector(onnx, backend="pytorch")
 
 
 def test_missing_or_bad_card(tmp_path: Path, tiny_yolo: Path) -> None:
     weights = tmp_path / "copy.pt"
     weights.write_bytes(tiny_yolo.read_bytes())
     with pytest.raises(ModelError, match="no model card"):
-        UltralyticsDetector(weights, device="cpu", backend="pytorch")
+        load_detector(weights, device="cpu", backend="pytorch")
     ModelCard.sidecar_path(weights).write_text("[1, 2]")
     with pytest.raises(ModelError, match="not a JSON object"):
-        UltralyticsDetector(weights, device="cpu", backend="pytorch")
+        load_detector(weights, device="cpu", backend="pytorch")
     ModelCard.sidecar_path(weights).write_text('{"name": "x"}')
     with pytest.raises(ModelError, match="malformed"):
-        UltralyticsDetector(weights, device="cpu", backend="pytorch")
+        load_detector(weights, device="cpu", backend="pytorch")
 
 
 def test_card_classes_must_match_the_model(tmp_path: Path, tiny_yolo: Path) -> None:
@@ -192,12 +196,12 @@ def test_card_classes_must_match_the_model(tmp_path: Path, tiny_yolo: Path) -> N
     weights.write_bytes(tiny_yolo.read_bytes())
     _with_card(weights, classes=("poppy", "cannabis", "coca"))
     with pytest.raises(ModelError, match="2 classes but its card lists 3"):
-        UltralyticsDetector(weights, device="cpu", backend="pytorch")
+        load_detector(weights, device="cpu", backend="pytorch")
 
 
 def test_confidence_must_be_a_probability(tiny_yolo: Path) -> None:
     with pytest.raises(ModelError, match="between 0 and 1"):
-        UltralyticsDetector(tiny_yolo, device="cpu", backend="pytorch", conf=1.5)
+        load_detector(tiny_yolo, device="cpu", backend="pytorch", conf=1.5)
 
 
 # --- model cards ------------------------------------------------------------------------
@@ -229,3 +233,55 @@ def test_card_round_trip_and_forward_compatibility(tmp_path: Path) -> None:
 def test_card_validation(bad: dict[str, object]) -> None:
     with pytest.raises(ModelError):
         make_card(**bad)
+
+
+_NETWORK_GUARD = """
+import socket, sys
+attempts = []
+_connect, _getaddrinfo = socket.socket.connect, socket.getaddrinfo
+def _remote(host):
+    return not str(host).startswith(("127.", "::1", "localhost", "0.0.0.0", "/"))
+def connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and _remote(address[0]):
+        attempts.append(address[0]); raise OSError(101, "network blocked by test")
+    return _connect(self, address)
+def getaddrinfo(host, *a, **k):
+    if host and _remote(host):
+        attempts.append(host); raise OSError(101, "network blocked by test")
+    return _getaddrinfo(host, *a, **k)
+socket.socket.connect, socket.getaddrinfo = connect, getaddrinfo
+"""
+
+
+def test_cpu_scan_is_offline_and_torch_free(
+    tiny_yolo: Path, tmp_path: Path, make_raster: Callable[..., Path]
+) -> None:
+    """A CPU scan (OpenVINO export included) never touches the network nor loads torch."""
+    import subprocess
+    import sys
+
+    raster = make_raster("offline.tif", width=700, height=500)
+    cache = tmp_path / "fresh-cache"  # forces the export child process to run too
+    script = (
+        _NETWORK_GUARD
+        + f"""
+import os, json
+os.environ["POPPYSCAN_CACHE_DIR"] = {str(cache)!r}
+from detector import scan
+result = scan({str(raster)!r}, {str(tiny_yolo)!r}, conf=0.5)
+print(json.dumps({{"attempts": attempts, "torch": "torch" in sys.modules,
+                  "tiles": result.stats.tiles_scanned}}))
+"""
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    assert report["tiles"] > 0
+    assert report["attempts"] == [], f"network attempts: {report['attempts']}"
+    assert report["torch"] is False

@@ -1,0 +1,1 @@
+"""Training side of poppyscan: synthetic scenes, datasets, training, evaluation, export."""

@@ -1,0 +1,163 @@
+"""Train a detector with Ultralytics, offline, and write its model card.
+
+A thin, documented wrapper: one :class:`TrainConfig` (loadable from YAML) holds every
+setting with its default; the model is built from the architecture YAML (no pretrained
+weights can be downloaded on field machines), trained on a dataset made by
+:mod:`training.dataset`, and the best checkpoint is copied out with a card that records
+classes, GSD, tile size, overlap, thresholds, the data fingerprint, metrics and how it was
+trained. Ultralytics is AGPL-3.0; see the README for what that means for deployments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from detector.backends import resolve_device
+from detector.card import ModelCard
+from detector.errors import PoppyscanError
+from detector.offline import configure_ultralytics
+from detector.provenance import software_version, utc_now
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; every field has a documented default.
+
+    Attributes:
+        data: The dataset's ``data.yaml`` (from :func:`training.dataset.build_dataset`).
+        out_dir: Where the run directory and the final model go.
+        name: Model name written to the card.
+        version: Model version written to the card.
+        architecture: Ultralytics model YAML (``yolo11n.yaml``: 2.6 M parameters).
+        epochs: Passes over the training tiles.
+        time_h: Wall-clock budget, hours; when set, Ultralytics stops there (overrides epochs).
+        batch: Tiles per optimiser step.
+        device: ``auto``, ``cpu`` or ``cuda:N``.
+        workers: Data-loader processes.
+        seed: Random seed.
+        patience: Epochs without improvement before early stop.
+        gsd_m: Ground sample distance of the tiles, metres per pixel.
+        tile_size_px: Tile edge, pixels.
+        overlap_px: Scan overlap recorded in the card, pixels.
+        conf_threshold: Default scan confidence written to the card.
+        augment: Extra Ultralytics augmentation arguments (``fliplr``, ``hsv_v``, ...).
+    """
+
+    data: Path
+    out_dir: Path = Path("runs/train")
+    name: str = "poppyscan-model"
+    version: str = "0.1.0"
+    architecture: str = "yolo11n.yaml"
+    epochs: int = 50
+    time_h: float | None = None
+    batch: int = 16
+    device: str = "auto"
+    workers: int = 2
+    seed: int = 0
+    patience: int = 30
+    gsd_m: float = 0.02
+    tile_size_px: int = 640
+    overlap_px: int = 128
+    conf_threshold: float = 0.25
+    augment: dict[str, Any] = field(
+        default_factory=lambda: {"flipud": 0.5, "degrees": 0.0, "mosaic": 1.0, "scale": 0.2}
+    )
+
+    @classmethod
+    def from_yaml(cls, path: Path, **overrides: Any) -> TrainConfig:
+        """Load a config from YAML; keyword overrides (e.g. from the CLI) win."""
+        raw = yaml.safe_load(path.read_text()) or {}
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise PoppyscanError(f"{path}: unknown training settings {sorted(unknown)}")
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("data", "out_dir"):
+            if key in raw:
+                raw[key] = Path(raw[key])
+        return cls(**raw)
+
+
+def train(config: TrainConfig) -> Path:
+    """Train, then write ``<out_dir>/<name>.pt`` and its card; return the weights path."""
+    configure_ultralytics()
+    from ultralytics import YOLO
+
+    data = yaml.safe_load(config.data.read_text())
+    classes = tuple(str(n) for _, n in sorted(data["names"].items()))
+    card_path = config.data.parent / "dataset-card.yaml"
+    data_card = yaml.safe_load(card_path.read_text()) if card_path.is_file() else {}
+    device = resolve_device(config.device)
+    started = time.perf_counter()
+    model = YOLO(config.architecture, task="detect")
+    args: dict[str, Any] = {
+        "data": str(config.data),
+        "epochs": config.epochs,
+        "imgsz": config.tile_size_px,
+        "batch": config.batch,
+        "device": device,
+        "workers": config.workers,
+        "seed": config.seed,
+        "patience": config.patience,
+        "project": str(config.out_dir.resolve()),
+        "name": config.name,
+        "exist_ok": True,
+        "plots": False,
+        "verbose": False,
+        "pretrained": False,
+        "amp": device != "cpu",
+        **config.augment,
+    }
+    if config.time_h:
+        args["time"] = config.time_h
+    model.train(**args)
+    trainer = model.trainer
+    best = Path(trainer.best if Path(trainer.best).is_file() else trainer.last)
+    metrics = {
+        k.replace("metrics/", ""): round(float(v), 4)
+        for k, v in (trainer.metrics or {}).items()
+        if k.startswith("metrics/")
+    }
+    target = config.out_dir / f"{config.name}.pt"
+    shutil.copy2(best, target)
+    card = ModelCard(
+        name=config.name,
+        version=config.version,
+        classes=classes,
+        gsd_m=config.gsd_m,
+        tile_size_px=config.tile_size_px,
+        overlap_px=config.overlap_px,
+        conf_threshold=config.conf_threshold,
+        iou_threshold=0.5,
+        data_fingerprint=str(data_card.get("fingerprint", "")),
+        metrics={"val_tiles": metrics},
+        software_version=software_version(),
+        training={
+            "architecture": config.architecture,
+            "epochs_run": int(trainer.epoch) + 1,
+            "batch": config.batch,
+            "device": device,
+            "hardware": _hardware(device),
+            "duration_s": round(time.perf_counter() - started),
+            "finished_utc": utc_now(),
+            "dataset": data_card.get("name", str(config.data)),
+        },
+    )
+    card.save(target)
+    return target
+
+
+def _hardware(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(0)
+    return f"{platform.processor() or platform.machine()} CPU"
