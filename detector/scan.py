@@ -123,6 +123,7 @@ def scan(
     conf: float | None = None,
     device: str = "auto",
     backend: str = "auto",
+    precision: str = "f32",
     bands: tuple[int, int, int] | None = None,
     chips_dir: str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,
@@ -142,6 +143,8 @@ def scan(
         conf: Confidence threshold, 0..1; the model card's when None.
         device: ``"auto"``, ``"cpu"`` or ``"cuda:N"``.
         backend: ``"auto"``, ``"pytorch"``, ``"onnx"`` or ``"openvino"``.
+        precision: OpenVINO precision: ``"f32"`` (same boxes on every machine) or ``"fast"``
+            (bfloat16 where the CPU has it: about 2x faster, boxes within a few pixels).
         bands: 1-based (red, green, blue) band indexes, overriding colour interpretation.
         chips_dir: Write one JPEG evidence chip per plot here.
         progress: Called as ``progress(tiles_done, tiles_total)`` after every batch.
@@ -163,7 +166,7 @@ def scan(
     # Before the model loads (seconds, or minutes for a first OpenVINO export): an all-nodata
     # raster fails here at once.
     coarse = coarse_valid_mask(info)
-    detector = load_detector(model, device=device, backend=backend, conf=conf)
+    detector = load_detector(model, device=device, backend=backend, conf=conf, precision=precision)
     card = detector.card
     threshold = card.conf_threshold if conf is None else conf
     plan = plan_for(info, card, gsd_tolerance)

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from detector.backends import BACKENDS
 from detector.errors import OutputError, PoppyscanError
+from detector.openvino_detector import PRECISIONS
 from detector.outputs import FORMATS, format_for, write_output
 from detector.scan import ScanResult, scan
 
@@ -91,6 +92,13 @@ def add_parser(verbs: Any) -> None:
         default="auto",
         choices=BACKENDS,
         help="runtime (default auto: OpenVINO on CPU, PyTorch on CUDA)",
+    )
+    parser.add_argument(
+        "--precision",
+        default="f32",
+        choices=PRECISIONS,
+        help="CPU precision: f32 gives the same boxes on every machine (default); fast uses "
+        "bfloat16 where the processor has it, about 2x faster, boxes within a few pixels",
     )
     parser.add_argument(
         "--bands",
@@ -176,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             conf=args.conf,
             device=args.device,
             backend=args.backend,
+            precision=args.precision,
             bands=args.bands,
             chips_dir=args.chips,
             progress=progress,
