@@ -10,6 +10,7 @@ any input CRS — including Web Mercator, whose "metres" are not metres on the g
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +20,12 @@ from pyproj import CRS, Transformer
 from detector.raster import RasterInfo
 
 WGS84 = CRS.from_epsg(4326)
+
+
+@functools.lru_cache(maxsize=32)
+def transformer(source_wkt: str, target_wkt: str) -> Transformer:
+    """A cached ``always_xy`` transformer (building one can take ~0.7 s, e.g. EPSG:4490)."""
+    return Transformer.from_crs(CRS.from_wkt(source_wkt), CRS.from_wkt(target_wkt), always_xy=True)
 
 
 class Georeferencer:
@@ -32,16 +39,18 @@ class Georeferencer:
         self.crs = CRS.from_wkt(info.crs_wkt)
         self.affine: Affine = info.affine
         self.inverse: Affine = ~self.affine
-        self._to_wgs84 = Transformer.from_crs(self.crs, WGS84, always_xy=True)
-        self._from_wgs84 = Transformer.from_crs(WGS84, self.crs, always_xy=True)
+        wkt, wgs84 = info.crs_wkt, WGS84.to_wkt()
+        self._to_wgs84 = transformer(wkt, wgs84)
+        self._from_wgs84 = transformer(wgs84, wkt)
         centre_x, centre_y = self.affine @ (info.width_px / 2, info.height_px / 2)
         lon0, lat0 = self._to_wgs84.transform(centre_x, centre_y)
         self.metric_crs = CRS.from_proj4(
             f"+proj=aeqd +lat_0={lat0:.9f} +lon_0={lon0:.9f} +datum=WGS84 +units=m +no_defs"
         )
-        self._map_to_metric = Transformer.from_crs(self.crs, self.metric_crs, always_xy=True)
-        self._metric_to_map = Transformer.from_crs(self.metric_crs, self.crs, always_xy=True)
-        self._metric_to_wgs84 = Transformer.from_crs(self.metric_crs, WGS84, always_xy=True)
+        metric = self.metric_crs.to_wkt()
+        self._map_to_metric = transformer(wkt, metric)
+        self._metric_to_map = transformer(metric, wkt)
+        self._metric_to_wgs84 = transformer(metric, wgs84)
 
     def pixel_to_map(
         self, cols: Sequence[float] | np.ndarray, rows: Sequence[float] | np.ndarray

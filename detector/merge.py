@@ -49,6 +49,31 @@ def clusters_from_pairs(size: int, left: np.ndarray, right: np.ndarray) -> list[
     return list(groups.values())
 
 
+def _one_per_tile_clusters(
+    tiles: np.ndarray, left: np.ndarray, right: np.ndarray, overlap: np.ndarray
+) -> list[list[int]]:
+    """Cluster duplicate pairs, strongest overlap first, never two boxes of one tile together.
+
+    A tile's own non-maximum suppression already separated the plants it saw, so a plant
+    has at most one box per tile; this stops two neighbouring plants of one tile from being
+    chained into one through a box of the next tile that overlaps both.
+    """
+    forest = _UnionFind(len(tiles))
+    members: dict[int, set[int]] = {i: {int(t)} for i, t in enumerate(tiles)}
+    for k in np.argsort(-overlap, kind="stable"):
+        ra, rb = forest.find(int(left[k])), forest.find(int(right[k]))
+        if ra == rb or members[ra] & members[rb]:
+            continue
+        forest.union(ra, rb)
+        root = forest.find(ra)
+        absorbed = rb if root == ra else ra
+        members[root] |= members.pop(absorbed)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(tiles)):
+        groups.setdefault(forest.find(i), []).append(i)
+    return list(groups.values())
+
+
 def merge_detections(
     detections: list[Detection], min_overlap: float = DEFAULT_MIN_OVERLAP
 ) -> list[Detection]:
@@ -74,13 +99,15 @@ def merge_detections(
     names = np.array([d.class_name for d in detections])
     keep = (tiles[left] != tiles[right]) & (names[left] == names[right])
     left, right = left[keep], right[keep]
+    overlap = np.zeros(0)
     if len(left):
         inter = shapely.area(shapely.intersection(boxes[left], boxes[right]))
         smaller = np.minimum(shapely.area(boxes[left]), shapely.area(boxes[right]))
-        keep = inter >= min_overlap * np.maximum(smaller, 1e-9)
-        left, right = left[keep], right[keep]
+        overlap = inter / np.maximum(smaller, 1e-9)
+        keep = overlap >= min_overlap
+        left, right, overlap = left[keep], right[keep], overlap[keep]
     merged = []
-    for group in clusters_from_pairs(len(detections), left, right):
+    for group in _one_per_tile_clusters(tiles, left, right, overlap):
         best = max((detections[i] for i in group), key=lambda d: d.confidence)
         if len(group) > 1:
             sub = bounds[group]

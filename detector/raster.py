@@ -410,7 +410,11 @@ class RasterReader:
         if self.info.mask_kind == "alpha":
             valid = data[3] > 0
         elif self.info.mask_kind == "nodata":
-            valid = (rgb != np.asarray(self.info.nodata, dtype=rgb.dtype)).any(axis=0)
+            nodata = self.info.nodata
+            if nodata is not None and math.isnan(nodata):  # NaN never equals itself
+                valid = ~np.isnan(rgb).all(axis=0)
+            else:
+                valid = (rgb != np.asarray(nodata, dtype=rgb.dtype)).any(axis=0)
         elif self.info.mask_kind == "all_valid":
             valid = None
         valid_fraction = 1.0 if valid is None else float(valid.mean())

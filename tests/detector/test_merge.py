@@ -189,3 +189,13 @@ def test_raster_smaller_than_a_tile(
     # The blob is clipped by the raster edge, and the zero padding is no plant.
     assert boxes(list(result.detections)) == [(85, 40, 100, 60)]
     assert fake.shapes == [(128, 128, 3)]
+
+
+def test_two_plants_of_one_tile_are_not_chained_through_a_neighbour_box() -> None:
+    # Tile 1 saw two touching plants; tile 2 saw one box covering most of both. The pair with
+    # the strongest overlap wins, and the other plant of tile 1 stays its own detection.
+    left_plant = det(0, 0, 10, 10, tile=1)
+    right_plant = det(10, 0, 20, 10, tile=1)
+    neighbour = det(1, 0, 19, 10, tile=2)
+    merged = merge_detections([left_plant, right_plant, neighbour])
+    assert len(merged) == 2
