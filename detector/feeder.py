@@ -1,8 +1,9 @@
 """Reader threads that decode tiles ahead of the model.
 
-GDAL releases the GIL while it decodes, so a few threads keep a bounded queue of model-ready
+GDAL releases the GIL while it decodes, so reader threads keep a bounded queue of model-ready
 tiles full while the model runs on the main thread; the model should never wait for I/O. The
-queue's bound is what keeps memory flat whatever the raster's size.
+queue's bound is what keeps memory flat whatever the raster's size. Each thread has its own
+dataset handle (GDAL handles are not thread-safe) and so its own block cache.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class TileFeeder:
         info: RasterInfo,
         windows: Iterable[TileWindow],
         tile_size_px: int,
-        threads: int = 2,
+        threads: int = 1,
         queue_tiles: int = 8,
     ) -> None:
         self._info = info

@@ -129,7 +129,7 @@ def scan(
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
     batch_size: int = 4,
-    reader_threads: int = 2,
+    reader_threads: int = 1,
     plot_max_gap_m: float = DEFAULT_MAX_GAP_M,
     merge_min_overlap: float = DEFAULT_MIN_OVERLAP,
     gsd_tolerance: float = DEFAULT_GSD_TOLERANCE,
@@ -150,7 +150,12 @@ def scan(
         progress: Called as ``progress(tiles_done, tiles_total)`` after every batch.
         cancel: Polled between batches; returning True stops the scan with ScanCancelled.
         batch_size: Tiles per model call.
-        reader_threads: Threads decoding tiles ahead of the model.
+        reader_threads: Threads decoding tiles ahead of the model. One is the default: it
+            reads windows in row-major order through one dataset handle, so every file
+            block is decoded once (GDAL's block cache is per handle; two handles would
+            decode the blocks shared by overlapping windows twice), and on a CPU the model
+            needs the cores more. More threads help with slow storage or heavy compression
+            on machines with spare cores.
         plot_max_gap_m: Plants closer than this (metres) share a plot.
         merge_min_overlap: Overlap (of the smaller box) at which boxes from neighbouring
             tiles are one plant.
