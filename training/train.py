@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from detector.backends import resolve_device
-from detector.card import ModelCard
+from detector.card import ModelCard, sha256_of
 from detector.errors import PoppyscanError
 from detector.offline import configure_ultralytics
 from detector.provenance import software_version, utc_now
@@ -36,7 +36,8 @@ class TrainConfig:
         out_dir: Where the run directory and the final model go.
         name: Model name written to the card.
         version: Model version written to the card.
-        architecture: Ultralytics model YAML (``yolo11n.yaml``: 2.6 M parameters).
+        architecture: Ultralytics model YAML (``yolo11n.yaml``: 2.6 M parameters), or a
+            ``.pt`` made by this pipeline to continue training from its weights.
         epochs: Passes over the training tiles.
         time_h: Wall-clock budget, hours; when set, Ultralytics stops there (overrides epochs).
         batch: Tiles per optimiser step.
@@ -142,6 +143,7 @@ def train(config: TrainConfig) -> Path:
         software_version=software_version(),
         training={
             "architecture": config.architecture,
+            "continued_from": _previous_training(config.architecture),
             "epochs_run": int(trainer.epoch) + 1,
             "batch": config.batch,
             "device": device,
@@ -153,6 +155,18 @@ def train(config: TrainConfig) -> Path:
     )
     card.save(target)
     return target
+
+
+def _previous_training(architecture: str) -> dict[str, Any] | None:
+    """The training record of the weights a run continued from (None for a fresh model)."""
+    path = Path(architecture)
+    if path.suffix != ".pt" or not path.is_file():
+        return None
+    try:
+        previous = ModelCard.load(path)
+    except PoppyscanError:
+        return {"weights_sha256": sha256_of(path)}
+    return {"weights_sha256": sha256_of(path), "training": previous.training}
 
 
 def _hardware(device: str) -> str:
