@@ -218,17 +218,8 @@ def _write_gpkg(result: ScanResult, path: Path, out_dir: Path) -> None:
     crs = result.info.crs_wkt
     meta = {"poppyscan_provenance": json.dumps(result.provenance)}
     props = [plot_properties(p, result, out_dir) for p in result.plots]
-    names = [
-        "plot_id",
-        "class",
-        "plant_count",
-        "area_m2",
-        "max_confidence",
-        "mean_confidence",
-        "centroid_lon",
-        "centroid_lat",
-        "chip",
-    ]
+    # The layer's geometry is already in the raster's CRS; its x/y/crs columns would repeat it.
+    names = [n for n in PLOT_FIELDS if n not in ("centroid_x", "centroid_y", "crs")]
     polygons = shapely.to_wkb([shapely.Polygon(p.ring_map) for p in result.plots])
     # Explicit types: an empty scan must still write text columns as text, not as REAL.
     text = {"class", "chip"}
