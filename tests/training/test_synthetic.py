@@ -13,8 +13,9 @@ import rasterio
 from pyproj import Transformer
 from rasterio.windows import Window
 
-from training import synthetic
 from training.synthetic import SyntheticFlight, generate_flight
+from training.synthetic.compose import compose_scene
+from training.synthetic.render import render_window
 
 SIZE_PX = 768
 GSD_M = 0.02
@@ -182,15 +183,15 @@ def test_geojson_is_rfc7946_wgs84(flight: SyntheticFlight) -> None:
 
 def test_plant_boxes_hold_the_rendered_plants() -> None:
     """Rendering with and without the labelled plants differs inside every plant box."""
-    scene = synthetic._compose(11, 512, 512, 0.01, True, 512)
+    scene = compose_scene(11, 512, 512, 0.01, True, 512)
     assert scene.plants
-    with_plants = synthetic._render_window(scene, 0, 0, 512, 512).astype(np.float32)
+    with_plants = render_window(scene, 0, 0, 512, 512).astype(np.float32)
     # the same scene with every labelled plant moved far off the raster
     away = [
         replace(sp, col=-1e6, row=-1e6) if sp.kind in ("poppy", "cannabis") else sp
         for sp in scene.sprites
     ]
-    without = synthetic._render_window(replace(scene, sprites=away), 0, 0, 512, 512)
+    without = render_window(replace(scene, sprites=away), 0, 0, 512, 512)
     without = without.astype(np.float32)
     diff = np.abs(with_plants - without).sum(axis=2)
     for p in scene.plants:
@@ -205,8 +206,8 @@ def test_plant_boxes_hold_the_rendered_plants() -> None:
 
 
 def test_file_matches_renderer(flight: SyntheticFlight) -> None:
-    scene = synthetic._compose(7, SIZE_PX, SIZE_PX, GSD_M, True, 256 * (1024 // 256))
-    expect = synthetic._render_window(scene, 0, 0, SIZE_PX, SIZE_PX)
+    scene = compose_scene(7, SIZE_PX, SIZE_PX, GSD_M, True, 256 * (1024 // 256))
+    expect = render_window(scene, 0, 0, SIZE_PX, SIZE_PX)
     with rasterio.open(flight.raster_path) as ds:
         got = ds.read(window=Window(0, 0, SIZE_PX, SIZE_PX)).transpose(1, 2, 0)
     assert np.array_equal(got, expect)
