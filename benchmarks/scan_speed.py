@@ -6,8 +6,11 @@ system runs in its own process (see ``benchmarks/README.md`` for what each row m
 (a)      the model alone, f32: ``load_detector(model, device="cpu").predict`` on tiles decoded
          beforehand, the scan's batch size; only ``predict`` is timed. The limit of (b).
 (a-fast) the same with ``precision="fast"``: the limit of (b-fast).
+(a-int8) the same with ``precision="int8"``, the INT8 export made (untimed) by
+         ``training.export.export_int8`` from 64 tiles of the raster: the limit of (b-int8).
 (b)      ``poppyscan scan RASTER -o out.geojson --model M``, the real CLI, whole process.
 (b-fast) the same with ``--precision fast``.
+(b-int8) the same with ``--precision int8``.
 (c)      SAHI's documented path with the same weights: the ``.pt`` through SAHI's Ultralytics
          model on PyTorch, CPU.
 (c-ov)   SAHI on the scan's own OpenVINO IR (the CPU plugin's default precision).
@@ -47,7 +50,7 @@ log = logging.getLogger("scan_speed")
 DEFAULT_SIZE_PX = 16384  # side of the full run's square raster, pixels
 QUICK_SIZE_PX = 4096  # side of the --quick raster, pixels
 DEFAULT_GSD_M = 0.02  # metres per pixel of rasters built for random weights
-SKIPPABLE = ("fast", "cli", "sahi", "sahi-ov", "geodeep", "double")
+SKIPPABLE = ("fast", "int8", "cli", "sahi", "sahi-ov", "geodeep", "double")
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class Bench:
 
 
 def measure_model_alone(bench: Bench, key: str, precision: str, pool_tiles: int) -> Row:
-    """(a) or (a-fast): seconds in ``predict`` only; memory of its whole process."""
+    """(a), (a-fast) or (a-int8): seconds in ``predict`` only; memory of its whole process."""
     cfg = bench.child_cfg(precision=precision, pool_tiles=pool_tiles)
     run, result = measure.run_child("model-alone", cfg, bench.workdir, bench.env, f"model-{key}")
     return Row(
@@ -95,7 +98,7 @@ def measure_model_alone(bench: Bench, key: str, precision: str, pool_tiles: int)
 
 
 def measure_cli(bench: Bench, key: str, raster: str, precision: str, label: str) -> Row:
-    """(b), (b-fast) or (b2): ``poppyscan scan`` as a whole process."""
+    """(b), (b-fast), (b-int8) or (b2): ``poppyscan scan`` as a whole process."""
     meta, runs = bench.raster(raster), measure.run_dir(bench.workdir)
     output = runs / f"cli-{key}.geojson"
     output.unlink(missing_ok=True)
@@ -113,7 +116,7 @@ def measure_cli(bench: Bench, key: str, raster: str, precision: str, label: str)
         run.peak_rss_bytes,
         int(summary.get("plants", -1)),
         meta["area_ha"],
-        reference="a" if precision == "f32" else "a-fast",
+        reference="a" if precision == "f32" else f"a-{precision}",
         inner_s=summary.get("inner_s"),
     )
 
@@ -149,11 +152,17 @@ def measure_all(bench: Bench, args: argparse.Namespace) -> list[Row]:
     plan: list[tuple[str, str, Callable[[], Row]]] = [
         ("", "(a)", lambda: measure_model_alone(bench, "a", "f32", pool)),
         ("fast", "(a-fast)", lambda: measure_model_alone(bench, "a-fast", "fast", pool)),
+        ("int8", "(a-int8)", lambda: measure_model_alone(bench, "a-int8", "int8", pool)),
         ("cli", "(b)", lambda: measure_cli(bench, "b", "single", "f32", "(b) poppyscan scan")),
         (
             "cli fast",
             "(b-fast)",
             lambda: measure_cli(bench, "b-fast", "single", "fast", "(b-fast) scan, fast"),
+        ),
+        (
+            "cli int8",
+            "(b-int8)",
+            lambda: measure_cli(bench, "b-int8", "single", "int8", "(b-int8) scan, int8"),
         ),
         ("sahi", "(c)", lambda: measure_child(bench, "sahi-pt", "c", "(c) SAHI, .pt", "a")),
         (
@@ -193,8 +202,10 @@ def prepare(args: argparse.Namespace, workdir: Path, env: dict[str, str]) -> Ben
         log.info(f"raster {key}: {args.scene}, {height} x {width} px at {gsd_m * 100:.2f} cm/px")
         path = scene_raster(workdir, args.scene, height, width, gsd_m, args.compress)
         rasters[key] = str(path)
-    log.info("weights and exports (untimed)")
+    int8 = "int8" not in args.skip
+    log.info(f"weights and exports{', INT8 included' if int8 else ''} (untimed)")
     cfg: dict[str, Any] = {"model": str(weights), "workdir": str(workdir), "rasters": rasters}
+    cfg["int8"] = int8
     if args.model is None:
         cfg["random_gsd_m"] = gsd_m
     _, prep = measure.run_child("prepare", cfg, workdir, env)

@@ -244,6 +244,23 @@ def default_model_path() -> Path:
     return DEFAULT_MODEL
 
 
+def int8_export_dir(weights: Path, card: ModelCard, digest: str) -> Path:
+    """The INT8 OpenVINO export recorded in the card, checked to come from these weights."""
+    name = card.exports.get("openvino_int8")
+    if not name:
+        raise ModelError(
+            f"{weights.name} has no INT8 export; make one with "
+            f"`python -m training.export {weights} --calibration DATA` or scan with "
+            "--precision f32 or fast"
+        )
+    if card.exports.get("source_sha256") != digest:
+        raise ModelError(f"the INT8 export of {weights.name} was made from other weights; redo it")
+    model_dir = weights.parent / name
+    if not any(model_dir.glob("*.xml")):
+        raise ModelError(f"the INT8 export {model_dir} named in the card is missing")
+    return model_dir
+
+
 def choose_runtime(fmt: str, device: str, backend: str) -> str:
     """Pick the runtime for a model format on a device (``backend="auto"`` decides).
 
@@ -277,7 +294,8 @@ def load_detector(
         device: ``"auto"``, ``"cpu"``, ``"cuda:N"``.
         backend: ``"auto"``, ``"pytorch"``, ``"onnx"`` or ``"openvino"``.
         conf: Confidence threshold; the card's when None.
-        precision: OpenVINO precision, ``"f32"`` or ``"fast"`` (see OpenVINODetector).
+        precision: OpenVINO precision, ``"f32"``, ``"fast"`` or ``"int8"`` (see
+            OpenVINODetector).
     """
     if isinstance(model, Detector):
         return model
@@ -294,8 +312,11 @@ def load_detector(
         return UltralyticsDetector(weights, device=resolved, conf=conf)
     card = ModelCard.load(weights)
     digest = sha256_of(weights)
-    model_dir = (
-        weights if fmt == "openvino" else export_openvino(weights, card.tile_size_px, digest)
-    )
+    if precision == "int8":
+        model_dir = int8_export_dir(weights, card, digest)
+    elif fmt == "openvino":
+        model_dir = weights
+    else:
+        model_dir = export_openvino(weights, card.tile_size_px, digest)
     threshold = _check_conf(card.conf_threshold if conf is None else conf)
     return OpenVINODetector(model_dir, card, digest, threshold, precision)

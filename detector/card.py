@@ -39,6 +39,9 @@ class ModelCard:
         metrics: Evaluation metrics, free-form (e.g. ``{"plot_recall": 0.97}``).
         software_version: poppyscan version that produced the model.
         training: How it was trained: command, hardware, duration (free-form).
+        exports: Derived model files beside the weights, by kind (e.g.
+            ``{"openvino_int8": "model_int8_openvino_model"}``), and the sha256 of the
+            weights they were made from (``"source_sha256"``).
     """
 
     name: str
@@ -53,6 +56,7 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     software_version: str = ""
     training: dict[str, Any] = field(default_factory=dict)
+    exports: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.classes:

@@ -62,6 +62,7 @@ def export_openvino(weights: Path, tile_size_px: int, digest: str) -> Path:
                 f"could not export {weights} to OpenVINO: {lines[-1] if lines else 'no output'}"
             )
         (staging / "sha256.txt").write_text(digest + "\n")
+        staging.chmod(0o755)  # mkdtemp makes it private; other users may share the cache
         # If another process finished first, its export is as good as ours.
         with contextlib.suppress(OSError):
             staging.rename(target)

@@ -113,7 +113,8 @@ def train(config: TrainConfig) -> Path:
         "exist_ok": True,
         "plots": False,
         "verbose": False,
-        "pretrained": False,
+        # A .pt means "continue from these weights"; a YAML starts from random weights.
+        "pretrained": config.architecture.endswith(".pt"),
         "amp": device != "cpu",
         **config.augment,
     }

@@ -27,7 +27,7 @@ from rasterio.windows import Window
 
 
 def child_model_alone(cfg: dict[str, Any]) -> dict[str, Any]:
-    """(a) / (a-fast): time ``predict`` alone on tiles decoded beforehand.
+    """(a) / (a-fast) / (a-int8): time ``predict`` alone on tiles decoded beforehand.
 
     The detector is exactly the scan's: ``load_detector(model, device="cpu",
     precision=cfg["precision"])``, called with the scan's batch size, as many tiles as the scan
@@ -35,7 +35,7 @@ def child_model_alone(cfg: dict[str, Any]) -> dict[str, Any]:
     the scan's reader, is cycled; the model's speed does not depend on which tiles it sees, and
     the pool keeps this process's memory modest. One warm-up batch runs before the clock.
     """
-    from bench.prepare import scan_plan
+    from bench.prepare import runs_precision, scan_plan
     from detector.backends import load_detector
     from detector.raster import RasterReader, inspect_raster
 
@@ -58,7 +58,7 @@ def child_model_alone(cfg: dict[str, Any]) -> dict[str, Any]:
         detections += sum(len(boxes) for boxes in detector.predict(tiles))
     elapsed = time.perf_counter() - started
     compiled = getattr(detector, "_compiled", None)  # what OpenVINO actually compiled to
-    actual = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() if compiled else "?"
+    actual = runs_precision(compiled) if compiled else "?"
     runtime = (
         f"load_detector(cpu, precision={cfg['precision']}) -> {type(detector).__name__}, "
         f"runs {actual}, batch {batch}"
