@@ -51,12 +51,16 @@ CONF_CANDIDATES = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 
 
 def evaluate_on(
-    weights: Path, flights: Sequence[FlightSource], conf: float | None = None
+    weights: Path,
+    flights: Sequence[FlightSource],
+    conf: float | None = None,
+    precision: str = "f32",
 ) -> PlotScore:
     """Scan every flight with ``weights`` and add up the plot scores."""
     total = PlotScore()
     for flight in flights:
-        total.add(score_scan(scan(flight.raster, weights, conf=conf), flight.labels))
+        result = scan(flight.raster, weights, conf=conf, precision=precision)
+        total.add(score_scan(result, flight.labels))
     return total
 
 
