@@ -9,7 +9,7 @@ from typing import Any
 
 HELP = "generate a small sample flight and scan it with the default model"
 DESCRIPTION = """\
-Run the whole job on embedded defaults: generate a synthetic 2048 x 2048 px flight at
+Run the whole job on embedded defaults: generate a synthetic 4096 x 4096 px flight at
 2 cm/px with known poppy and cannabis plots, scan it with the shipped model, write the
 suspects (GeoJSON, KML, CSV) and evidence chips, and compare what was found with the
 planted truth.
@@ -34,7 +34,7 @@ def add_parser(verbs: Any) -> None:
         help="output directory (default ./poppyscan-demo)",
     )
     parser.add_argument("--seed", type=int, default=2026, help="flight seed (default 2026)")
-    parser.add_argument("--size", type=int, default=2048, help="flight size, px (default 2048)")
+    parser.add_argument("--size", type=int, default=4096, help="flight size, px (default 4096)")
     parser.add_argument("--model", type=Path, help="model to use (default: the shipped one)")
     parser.set_defaults(run=run)
 
