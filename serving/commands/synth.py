@@ -41,9 +41,8 @@ def add_parser(verbs: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the flight and say where it is."""
-    from training.synthetic import generate_flight
-
     from detector.errors import PoppyscanError
+    from training.synthetic import generate_flight
 
     if args.size < 256 or not 0.005 <= args.gsd <= 0.2:
         raise PoppyscanError("--size must be >= 256 px and --gsd between 0.005 and 0.2 m")
