@@ -32,6 +32,7 @@ from detector.offline import configure_offline
 from detector.openvino_export import export_openvino
 from detector.raster import RasterReader, inspect_raster
 from detector.scan import DEFAULT_GSD_TOLERANCE, plan_for
+from detector.yolo_decode import box_iou
 
 DEFAULT_CALIBRATION_TILES = 128
 INT8_SUFFIX = "_int8_openvino_model"
@@ -82,18 +83,6 @@ def _quantise(float_dir: Path, tiles: Sequence[np.ndarray], out_dir: Path) -> No
         model, dataset, preset=nncf.QuantizationPreset.MIXED, subset_size=len(tiles)
     )
     ov.save_model(quantised, str(out_dir / "model.xml"), compress_to_fp16=False)
-
-
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``x0, y0, x1, y1`` box with each row of ``boxes``."""
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[2], boxes[:, 2])
-    y1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
 
 
 def agreement(reference: Sequence[np.ndarray], other: Sequence[np.ndarray]) -> float:
