@@ -92,7 +92,8 @@ class OpenVINODetector:
         """Detect plants in RGB tiles (see :class:`detector.backends.Detector`)."""
         out = []
         for tile in tiles:
-            chw = tile.transpose(2, 0, 1)[None].astype(np.float32) * np.float32(1 / 255)
+            chw = tile.transpose(2, 0, 1)[None].astype(np.float32)
+            chw *= np.float32(1 / 255)  # in place: one float copy per tile, not two
             raw = self._request.infer({0: chw})[self._compiled.output(0)]
             size = (self.card.tile_size_px, self.card.tile_size_px)
             out.append(decode(raw[0], self.conf, self.card.iou_threshold, size))
