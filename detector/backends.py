@@ -215,11 +215,9 @@ class FakeDetector:
         self.marker = np.asarray(marker_rgb, dtype=np.int16)
         self.tolerance = tolerance
         self.min_area_px = min_area_px
-        self.calls = 0
 
     def predict(self, tiles: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Report marker-coloured blobs (see :class:`Detector`)."""
-        self.calls += 1
         out = []
         for tile in tiles:
             distance = np.abs(tile.astype(np.int16) - self.marker).max(axis=2)

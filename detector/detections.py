@@ -32,11 +32,6 @@ class Detection:
     tile_index: int
 
     @property
-    def area_px(self) -> float:
-        """Box area, source pixels squared."""
-        return max(0.0, self.col1_px - self.col0_px) * max(0.0, self.row1_px - self.row0_px)
-
-    @property
     def centre_px(self) -> tuple[float, float]:
         """Box centre ``(col, row)``, source pixels."""
         return (self.col0_px + self.col1_px) / 2, (self.row0_px + self.row1_px) / 2
