@@ -13,14 +13,14 @@ import sys
 from collections.abc import Sequence
 
 from detector.errors import PoppyscanError, ScanCancelled
-from serving.commands import demo, scan, synth
+from serving.commands import demo, scan, serve, synth, user
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-_COMMANDS = (scan, synth, demo)
+_COMMANDS = (scan, synth, demo, serve, user)
 
 
 def build_parser() -> argparse.ArgumentParser:

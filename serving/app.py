@@ -1,0 +1,96 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds one self-contained server: it migrates the database to the
+latest schema on start, mounts the routes, and (by default) runs scan jobs on an embedded
+worker thread. Tests create as many independent apps as they like, each with its own data
+directory and database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from detector.errors import PoppyscanError
+from serving.config import Settings
+from serving.db import make_engine, migrate, session_factory
+from serving.routes import auth, exports, flights, jobs, plots, uploads, users
+
+DESCRIPTION = """\
+Drone teams upload orthomosaics; scan jobs find suspected opium poppy and cannabis plots;
+analysts review them; patrols verify and report eradication; everyone sees who did what.
+
+Log in at `POST /api/auth/token` (username and password form) and send the token as
+`Authorization: Bearer <token>`. Roles: admin, analyst, pilot, patrol, researcher.
+"""
+
+TAGS = [
+    {"name": "login", "description": "Tokens and the current user."},
+    {"name": "users", "description": "Accounts and roles (admins)."},
+    {"name": "uploads", "description": "Resumable, chunked flight uploads."},
+    {"name": "flights", "description": "Orthomosaics on the server and their metadata."},
+    {"name": "jobs", "description": "Durable scan jobs: progress, cancel, retry."},
+    {"name": "suspects", "description": "Suspected plots, review, dispatch, patrol reports."},
+    {"name": "exports", "description": "GeoJSON, KML, GPX and CSV for any filtered set."},
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the poppyscan server for ``settings`` (environment variables when None)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.embedded_worker:
+            from serving.worker import EmbeddedWorker
+
+            worker = EmbeddedWorker(settings, app.state.sessions)
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="poppyscan",
+        description=DESCRIPTION,
+        version=_version(),
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.storage_root().mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url())
+    migrate(engine)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+
+    for module in (auth, users, uploads, flights, jobs, plots, exports):
+        app.include_router(module.router)
+
+    @app.exception_handler(PoppyscanError)
+    async def _bad_input(_request: Request, exc: PoppyscanError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.get("/api/health", tags=["login"], summary="Liveness and versions")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": _version(), "database": engine.dialect.name}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
+
+
+def _version() -> str:
+    from detector.provenance import software_version
+
+    return software_version()

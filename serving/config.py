@@ -1,0 +1,83 @@
+"""Server settings: one source of truth, from the environment (``POPPYSCAN_*``) or keywords.
+
+Embedded defaults make ``poppyscan serve`` work on a fresh install: everything lives under one
+data directory — a SQLite database, the flight and chip storage, the signing key — and scans
+run on an in-process worker. ``DATABASE_URL=postgresql://...`` switches to PostgreSQL with no
+code change.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+class Settings(BaseSettings):
+    """Everything the server is configured by.
+
+    Attributes:
+        data_dir: Root of the embedded defaults: database, storage, signing key.
+        database_url: SQLAlchemy URL; ``sqlite:///<data_dir>/poppyscan.db`` when unset.
+            ``postgresql://`` URLs use psycopg 3.
+        storage_dir: Flights, chips and photos; ``<data_dir>/storage`` when unset.
+        max_upload_bytes: Largest flight accepted, bytes (HTTP 413 beyond).
+        max_chunk_bytes: Largest single chunk of a resumable upload, bytes.
+        max_photo_bytes: Largest field photo, bytes.
+        token_ttl_min: Lifetime of a login token, minutes.
+        secret_key: Token signing key; generated once and kept in ``<data_dir>/secret.key``.
+        embedded_worker: Run scan jobs on a thread of the server process.
+        worker_poll_s: How often an idle worker looks for queued jobs, seconds.
+        job_lease_s: A running job whose worker has not reported for this long is requeued.
+        model: Weights to scan with; the shipped default model when unset.
+        scan_conf: Confidence threshold override for server scans; the model card's if unset.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="POPPYSCAN_", extra="ignore")
+
+    data_dir: Path = Path("poppyscan-data")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "POPPYSCAN_DATABASE_URL")
+    )
+    storage_dir: Path | None = None
+    max_upload_bytes: int = 50 * GIB
+    max_chunk_bytes: int = 256 * MIB
+    max_photo_bytes: int = 20 * MIB
+    token_ttl_min: int = 12 * 60
+    secret_key: str | None = None
+    embedded_worker: bool = True
+    worker_poll_s: float = 1.0
+    job_lease_s: float = 60.0
+    model: str | None = None
+    scan_conf: float | None = None
+
+    def resolved_database_url(self) -> str:
+        """The database URL, with the embedded SQLite default and the psycopg 3 driver."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'poppyscan.db').resolve()}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return url
+
+    def storage_root(self) -> Path:
+        """Directory holding flights, uploads in progress, chips and photos."""
+        return (self.storage_dir or self.data_dir / "storage").resolve()
+
+    def signing_key(self) -> str:
+        """The token signing key, created with the data directory on first use."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip()

@@ -1,0 +1,75 @@
+"""Request dependencies as ``Annotated`` aliases: settings, database session, current user.
+
+Routes declare what they need — ``session: SessionDep``, ``user: CurrentUser`` or
+``user: Annotated[User, Depends(require_roles(ADMIN))]`` — and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.auth import user_id_from_token
+from serving.config import Settings
+from serving.models import User
+
+TOKEN_URL = "/api/auth/token"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A database session for one request, closed afterwards."""
+    factory: sessionmaker[Session] = request.app.state.sessions
+    with factory() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    """The active user the bearer token belongs to (401 otherwise)."""
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "not logged in or the token has expired: log in at " + TOKEN_URL,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if not token:
+        raise unauthorized
+    user_id = user_id_from_token(token, settings.signing_key())
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.active:
+        raise unauthorized
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: str) -> Callable[[User], User]:
+    """A dependency admitting only users with one of ``roles`` (403 for anyone else)."""
+
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"role {user.role!r} may not do this (needs {' or '.join(roles)})",
+            )
+        return user
+
+    return check
