@@ -89,6 +89,10 @@ class Flight(Base):
     min_lat: Mapped[float] = mapped_column(Float)
     max_lon: Mapped[float] = mapped_column(Float)
     max_lat: Mapped[float] = mapped_column(Float)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id"), nullable=True, index=True
+    )
+    season_id: Mapped[int | None] = mapped_column(ForeignKey("seasons.id"), nullable=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -190,6 +194,9 @@ class Plot(Base):
     model_version: Mapped[str] = mapped_column(String(100), default="")
     assigned_unit: Mapped[str] = mapped_column(String(100), default="", index=True)
     reported_plant_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cell_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grid_units.id"), nullable=True, index=True
+    )
     revisit_due: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -257,3 +264,85 @@ class AuditEvent(Base):
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Campaign(Base):
+    """An eradication campaign (usually one per year and territory)."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    seasons: Mapped[list[Season]] = relationship(
+        back_populates="campaign", order_by="Season.starts_on"
+    )
+
+
+class Season(Base):
+    """A campaign period timed to a growth stage: seedling, flowering or capsule."""
+
+    __tablename__ = "seasons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="seasons")
+
+
+class GridUnit(Base):
+    """A unit of the territory's grid (county > town > village > cell) and who answers for it.
+
+    Attributes:
+        geometry_geojson: Outline, WGS84 GeoJSON polygon or multipolygon.
+        area_m2: Geodesic area, square metres.
+        responsible: Named people / units by role (police station, cadres, grid worker).
+        repaired: What the import's repair changed, if anything.
+    """
+
+    __tablename__ = "grid_units"
+    __table_args__ = (Index("ix_grid_units_bbox", "min_lon", "min_lat", "max_lon", "max_lat"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    level: Mapped[str] = mapped_column(String(16), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("grid_units.id"), nullable=True)
+    geometry_geojson: Mapped[str] = mapped_column(Text)
+    area_m2: Mapped[float] = mapped_column(Float)
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+    responsible: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    repaired: Mapped[str] = mapped_column(Text, default="")
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReboundAlert(Base):
+    """Plants found again near an eradicated plot by a later flight.
+
+    Attributes:
+        plot_id: The eradicated plot.
+        new_plot_id: The later plot found near it.
+        distance_m: Centroid-to-centroid geodesic distance, metres.
+        status: ``open`` until someone checks it, then ``checked``.
+    """
+
+    __tablename__ = "rebound_alerts"
+    __table_args__ = (UniqueConstraint("plot_id", "new_plot_id", name="uq_rebound_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id"), index=True)
+    new_plot_id: Mapped[int] = mapped_column(ForeignKey("plots.id"))
+    flight_id: Mapped[int] = mapped_column(ForeignKey("flights.id"))
+    distance_m: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,8 +1,9 @@
-"""Initial schema: users, flights, uploads, jobs, plots, detections, photos, audit log.
+"""Initial schema: users, flights, uploads, jobs, plots, detections, photos, audit log,
+campaigns, seasons, grid units, rebound alerts.
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 08:46:15.359213
+Create Date: 2026-11-22 08:51:33.220705
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
 
 # The audit log is append-only: the database itself refuses to change or delete a record.
 _APPEND_ONLY = {
@@ -35,6 +35,45 @@ _APPEND_ONLY = {
 
 def upgrade() -> None:
     op.create_table(
+        "campaigns",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
+    )
+    op.create_table(
+        "grid_units",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("level", sa.String(length=16), nullable=False),
+        sa.Column("parent_id", sa.Integer(), nullable=True),
+        sa.Column("geometry_geojson", sa.Text(), nullable=False),
+        sa.Column("area_m2", sa.Float(), nullable=False),
+        sa.Column("min_lon", sa.Float(), nullable=False),
+        sa.Column("min_lat", sa.Float(), nullable=False),
+        sa.Column("max_lon", sa.Float(), nullable=False),
+        sa.Column("max_lat", sa.Float(), nullable=False),
+        sa.Column("responsible", sa.JSON(), nullable=False),
+        sa.Column("repaired", sa.Text(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["parent_id"],
+            ["grid_units.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("code"),
+    )
+    with op.batch_alter_table("grid_units", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_grid_units_bbox", ["min_lon", "min_lat", "max_lon", "max_lat"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_grid_units_level"), ["level"], unique=False)
+
+    op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
@@ -47,6 +86,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("username"),
     )
+    op.create_table(
+        "seasons",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("stage", sa.String(length=16), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("seasons", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_seasons_campaign_id"), ["campaign_id"], unique=False)
+
     op.create_table(
         "flights",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -70,15 +126,28 @@ def upgrade() -> None:
         sa.Column("min_lat", sa.Float(), nullable=False),
         sa.Column("max_lon", sa.Float(), nullable=False),
         sa.Column("max_lat", sa.Float(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=True),
+        sa.Column("season_id", sa.Integer(), nullable=True),
         sa.Column("created_by", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+        ),
         sa.ForeignKeyConstraint(
             ["created_by"],
             ["users.id"],
         ),
+        sa.ForeignKeyConstraint(
+            ["season_id"],
+            ["seasons.id"],
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("sha256"),
     )
+    with op.batch_alter_table("flights", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_flights_campaign_id"), ["campaign_id"], unique=False)
+
     op.create_table(
         "jobs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -157,9 +226,14 @@ def upgrade() -> None:
         sa.Column("model_version", sa.String(length=100), nullable=False),
         sa.Column("assigned_unit", sa.String(length=100), nullable=False),
         sa.Column("reported_plant_count", sa.Integer(), nullable=True),
+        sa.Column("cell_id", sa.Integer(), nullable=True),
         sa.Column("revisit_due", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cell_id"],
+            ["grid_units.id"],
+        ),
         sa.ForeignKeyConstraint(
             ["flight_id"],
             ["flights.id"],
@@ -176,6 +250,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_plots_bbox", ["min_lon", "min_lat", "max_lon", "max_lat"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_plots_cell_id"), ["cell_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_plots_class_name"), ["class_name"], unique=False)
         batch_op.create_index(batch_op.f("ix_plots_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_plots_flight_id"), ["flight_id"], unique=False)
@@ -261,6 +336,34 @@ def upgrade() -> None:
     with op.batch_alter_table("photos", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_photos_plot_id"), ["plot_id"], unique=False)
 
+    op.create_table(
+        "rebound_alerts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("plot_id", sa.Integer(), nullable=False),
+        sa.Column("new_plot_id", sa.Integer(), nullable=False),
+        sa.Column("flight_id", sa.Integer(), nullable=False),
+        sa.Column("distance_m", sa.Float(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["flight_id"],
+            ["flights.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["new_plot_id"],
+            ["plots.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["plot_id"],
+            ["plots.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("plot_id", "new_plot_id", name="uq_rebound_pair"),
+    )
+    with op.batch_alter_table("rebound_alerts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_rebound_alerts_plot_id"), ["plot_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_rebound_alerts_status"), ["status"], unique=False)
+
     for statement in _APPEND_ONLY.get(op.get_bind().dialect.name, []):
         op.execute(statement)
 
@@ -269,6 +372,11 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_change ON audit_events")
         op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
+    with op.batch_alter_table("rebound_alerts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rebound_alerts_status"))
+        batch_op.drop_index(batch_op.f("ix_rebound_alerts_plot_id"))
+
+    op.drop_table("rebound_alerts")
     with op.batch_alter_table("photos", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_photos_plot_id"))
 
@@ -289,6 +397,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_plots_flight_id"))
         batch_op.drop_index(batch_op.f("ix_plots_created_at"))
         batch_op.drop_index(batch_op.f("ix_plots_class_name"))
+        batch_op.drop_index(batch_op.f("ix_plots_cell_id"))
         batch_op.drop_index("ix_plots_bbox")
         batch_op.drop_index(batch_op.f("ix_plots_assigned_unit"))
 
@@ -299,5 +408,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_jobs_flight_id"))
 
     op.drop_table("jobs")
+    with op.batch_alter_table("flights", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_flights_campaign_id"))
+
     op.drop_table("flights")
+    with op.batch_alter_table("seasons", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_seasons_campaign_id"))
+
+    op.drop_table("seasons")
     op.drop_table("users")
+    with op.batch_alter_table("grid_units", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_grid_units_level"))
+        batch_op.drop_index("ix_grid_units_bbox")
+
+    op.drop_table("grid_units")
+    op.drop_table("campaigns")
