@@ -17,7 +17,19 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from detector.errors import PoppyscanError
 from serving.config import Settings
 from serving.db import make_engine, migrate, session_factory
-from serving.routes import auth, exports, flights, jobs, plots, uploads, users
+from serving.routes import (
+    auth,
+    campaigns,
+    exports,
+    flights,
+    jobs,
+    ledger,
+    patrol_routes,
+    plots,
+    stats,
+    uploads,
+    users,
+)
 
 DESCRIPTION = """\
 Drone teams upload orthomosaics; scan jobs find suspected opium poppy and cannabis plots;
@@ -35,6 +47,10 @@ TAGS = [
     {"name": "jobs", "description": "Durable scan jobs: progress, cancel, retry."},
     {"name": "suspects", "description": "Suspected plots, review, dispatch, patrol reports."},
     {"name": "exports", "description": "GeoJSON, KML, GPX and CSV for any filtered set."},
+    {"name": "campaigns", "description": "Campaigns, seasons, grid cells, coverage, revisits."},
+    {"name": "ledger", "description": "Close-out ledger per cell and town (CSV, XLSX, HTML)."},
+    {"name": "statistics", "description": "Counts per cell, town, period and model version."},
+    {"name": "patrol routes", "description": "Route planning and printable dispatch sheets."},
 ]
 
 
@@ -72,7 +88,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
 
-    for module in (auth, users, uploads, flights, jobs, plots, exports):
+    for module in (
+        auth,
+        users,
+        uploads,
+        flights,
+        jobs,
+        plots,
+        exports,
+        campaigns,
+        ledger,
+        stats,
+        patrol_routes,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(PoppyscanError)

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from detector.georef import Georeferencer
 from detector.plots import Plot as ScanPlot
 from detector.scan import ScanResult
-from serving.models import Detection, Job, Plot
+from serving.campaigns.grid_store import assign_cells
+from serving.campaigns.survey import check_rebounds
+from serving.models import Detection, Flight, Job, Plot
 
 # Stored WGS84 coordinates keep 7 decimals (about 1 cm).
 _DECIMALS = 7
@@ -68,7 +70,8 @@ def store_scan_result(
         chips_rel_dir: Where the chips go, relative to ``storage_root`` (moved there).
 
     Returns:
-        The new plots, flushed (they have ids).
+        The new plots, flushed (they have ids), each assigned to its grid cell; rebound
+        alerts are raised for new plots near plots eradicated before this flight.
     """
     geo = Georeferencer(result.info)
     chip_dir = storage_root / chips_rel_dir
@@ -108,4 +111,8 @@ def store_scan_result(
         session.add(plot)
         plots.append(plot)
     session.flush()
+    assign_cells(session, plots)
+    flight = session.get(Flight, job.flight_id)
+    if flight is not None:
+        check_rebounds(session, flight, plots)
     return plots
