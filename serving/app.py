@@ -8,8 +8,10 @@ directory and database.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine.dispose()
 
     app = FastAPI(
+        **_no_telemetry(),
         title="poppyscan",
         description=DESCRIPTION,
         version=_version(),
@@ -116,6 +119,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/docs")
 
     return app
+
+
+def _no_telemetry() -> dict[str, Any]:
+    """Turn FastAPI's native OpenTelemetry off where it exists: nothing leaves the machine,
+    whatever ``FASTAPI_OTEL_AUTO_CONFIGURE`` says."""
+    if "telemetry" not in inspect.signature(FastAPI).parameters:
+        return {}
+    off = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    return {"telemetry": {**off, "auto_configure": False}}
 
 
 def _version() -> str:
