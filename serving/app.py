@@ -29,6 +29,7 @@ from serving.routes import (
     patrol_routes,
     plots,
     stats,
+    tiles,
     uploads,
     users,
 )
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ledger,
         stats,
         patrol_routes,
+        tiles,
     ):
         app.include_router(module.router)
 

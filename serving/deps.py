@@ -18,6 +18,9 @@ from serving.config import Settings
 from serving.models import User
 
 TOKEN_URL = "/api/auth/token"
+# The web UI keeps its token in this HttpOnly, SameSite=Strict cookie, so map tiles and chip
+# images (which browsers fetch without an Authorization header) are authorised too.
+SESSION_COOKIE = "poppyscan_session"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
@@ -39,16 +42,19 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_current_user(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
-    """The active user the bearer token belongs to (401 otherwise)."""
+    """The active user the bearer token (or the web UI's session cookie) belongs to (401
+    otherwise)."""
     unauthorized = HTTPException(
         status.HTTP_401_UNAUTHORIZED,
         "not logged in or the token has expired: log in at " + TOKEN_URL,
         headers={"WWW-Authenticate": "Bearer"},
     )
+    token = token or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise unauthorized
     user_id = user_id_from_token(token, settings.signing_key())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
 from serving.auth import create_token, verify_password
-from serving.deps import CurrentUser, SessionDep, SettingsDep
+from serving.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep
 from serving.models import User
 from serving.schemas.users import Token, UserPublic
 
@@ -33,6 +33,33 @@ def login(
         )
     token, expires = create_token(user.id, settings.signing_key(), settings.token_ttl_min)
     return Token(access_token=token, expires_at=expires)
+
+
+@router.post("/session", response_model=Token, summary="Log in the web UI (sets a cookie)")
+def login_session(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+) -> Token:
+    """As ``/token``, and also set the token as an HttpOnly, SameSite=Strict cookie, which
+    the browser sends with map tiles and images."""
+    token = login(form, session, settings)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token.access_token,
+        max_age=settings.token_ttl_min * 60,
+        httponly=True,
+        samesite="strict",
+        path="/",
+    )
+    return token
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Log out the web UI")
+def logout(response: Response) -> None:
+    """Forget the web UI's session cookie."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 @router.get("/me", response_model=UserPublic, summary="The logged-in user")
