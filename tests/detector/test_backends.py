@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_card
+from doubles import make_card
 
 from detector.backends import (
     Detector,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 import rasterio.transform
-from conftest import RecordingDetector
+from doubles import RecordingDetector
 from pyproj import CRS, Geod, Transformer
 from rasters import SITE_LAT, SITE_LON, squares
 

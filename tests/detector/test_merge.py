@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import RecordingDetector
+from doubles import RecordingDetector
 from rasters import squares
 
 from detector.detections import Detection, tile_boxes_to_detections

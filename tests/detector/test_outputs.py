@@ -14,7 +14,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from conftest import RecordingDetector
+from doubles import RecordingDetector
 from pyogrio.raw import read as ogr_read
 from pyproj import Geod
 from rasters import squares

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import RecordingDetector
+from doubles import RecordingDetector
 from pyproj import Geod, Transformer
 from rasterio.enums import ColorInterp
 from rasters import MAGENTA_12BIT, square, squares, transform_at
