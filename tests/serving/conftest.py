@@ -8,35 +8,14 @@ and drop it afterwards. They are skipped when no server answers, unless
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from servers import Server, add_people, make_settings
+from servers import Server, add_people, make_settings, postgres_database
 
 from serving.app import create_app
-
-PG_ADMIN_URL = os.environ.get("POPPYSCAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _postgres_database() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    name = f"poppyscan_t_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("POPPYSCAN_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required but unreachable at {PG_ADMIN_URL}: {exc}")
-        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,7 +24,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'db' / 'poppyscan.db'}"
     else:
-        yield from _postgres_database()
+        yield from postgres_database()
 
 
 @pytest.fixture

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from serving.auth import hash_password
 from serving.config import Settings
 from serving.db import make_engine, session_factory, transaction
-from serving.users import create_user
+from serving.models import User
+
+PG_ADMIN_URL = os.environ.get("POPPYSCAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 PASSWORD = "correct-horse-7"
 # username -> (role, unit)
@@ -30,13 +37,18 @@ class Server:
     client: TestClient
     settings: Settings
 
+    tokens: dict[str, str] = field(default_factory=dict)
+
     def headers(self, username: str) -> dict[str, str]:
-        """Authorization header for one of :data:`PEOPLE` (logs in through the API)."""
-        response = self.client.post(
-            "/api/auth/token", data={"username": username, "password": PASSWORD}
-        )
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+        """Authorization header for one of :data:`PEOPLE` (logged in through the API once per
+        server: argon2 makes every login cost ~0.1 s of CPU)."""
+        if username not in self.tokens:
+            response = self.client.post(
+                "/api/auth/token", data={"username": username, "password": PASSWORD}
+            )
+            assert response.status_code == 200, response.text
+            self.tokens[username] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
 
 
 def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
@@ -51,12 +63,43 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@functools.cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
 def add_people(settings: Settings) -> None:
-    """Create every account in :data:`PEOPLE` with :data:`PASSWORD`."""
+    """Create every account in :data:`PEOPLE` with :data:`PASSWORD` (hashed once per run)."""
     engine = make_engine(settings.resolved_database_url())
     try:
         with transaction(session_factory(engine)) as session:
             for username, (role, unit) in PEOPLE.items():
-                create_user(session, username, PASSWORD, role, unit=unit)
+                session.add(
+                    User(username=username, role=role, unit=unit, password_hash=_password_hash())
+                )
     finally:
         engine.dispose()
+
+
+def postgres_database() -> Iterator[str]:
+    """Yield the URL of a fresh PostgreSQL database, dropped afterwards.
+
+    Skips when no server answers, unless ``POPPYSCAN_REQUIRE_POSTGRES=1`` (set by
+    ``.ci/run``) makes that a failure.
+    """
+    import psycopg
+    import pytest
+
+    name = f"poppyscan_t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("POPPYSCAN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but unreachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
