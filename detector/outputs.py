@@ -7,20 +7,18 @@ WGS84 lon/lat (RFC 7946 / KML 2.2 / GPX 1.1); the GeoPackage keeps the raster's 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import numpy as np
 import shapely
 
 from detector.errors import OutputError
+from detector.formats import Place, csv_text, gpx_document, kml_document, polygon_feature
 from detector.georef import Georeferencer
 from detector.plots import Plot
 from detector.scan import ScanResult
@@ -105,10 +103,6 @@ def _plants(plot: Plot, geo: Georeferencer) -> list[dict[str, Any]]:
     ]
 
 
-def _ring(coords: tuple[tuple[float, float], ...], decimals: int) -> list[list[float]]:
-    return [[round(x, decimals), round(y, decimals)] for x, y in coords]
-
-
 def render_geojson(result: ScanResult, out_dir: Path) -> str:
     """RFC 7946 FeatureCollection of plot polygons with members and provenance."""
     geo = Georeferencer(result.info)
@@ -116,17 +110,7 @@ def render_geojson(result: ScanResult, out_dir: Path) -> str:
     for plot in result.plots:
         props = plot_properties(plot, result, out_dir)
         props["plants"] = _plants(plot, geo)
-        features.append(
-            {
-                "type": "Feature",
-                "id": plot.plot_id,
-                "geometry": {
-                    "type": "Polygon",
-                    "coordinates": [_ring(plot.ring_lonlat, _COORD_DECIMALS)],
-                },
-                "properties": props,
-            }
-        )
+        features.append(polygon_feature(plot.plot_id, plot.ring_lonlat, props, _COORD_DECIMALS))
     collection = {
         "type": "FeatureCollection",
         "provenance": result.provenance,
@@ -150,12 +134,7 @@ def render_csv(result: ScanResult, out_dir: Path) -> str:
         "software": prov["software"],
     }
     rows = [plot_properties(p, result, out_dir) | extra for p in result.plots]
-    fields = [*PLOT_FIELDS, *extra]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return csv_text(rows, [*PLOT_FIELDS, *extra])
 
 
 def _description(plot: Plot) -> str:
@@ -165,49 +144,34 @@ def _description(plot: Plot) -> str:
     )
 
 
+def _place(plot: Plot) -> Place:
+    return Place(
+        name=f"Plot {plot.plot_id}",
+        kml_name=f"Plot {plot.plot_id} ({plot.class_name})",
+        description=_description(plot),
+        category=plot.class_name,
+        lon=plot.centroid_lon,
+        lat=plot.centroid_lat,
+        ring=plot.ring_lonlat,
+    )
+
+
 def render_kml(result: ScanResult, out_dir: Path) -> str:
     """KML 2.2 document: a placemark per plot with its point and outline."""
-    prov = escape(json.dumps(result.provenance))
-    parts = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>',
-        f"<name>poppyscan suspects — {escape(Path(result.info.path).name)}</name>",
-        f"<description>{prov}</description>",
-        '<Style id="poppy"><LineStyle><color>ff0000ff</color><width>2</width></LineStyle>'
-        "<PolyStyle><color>400000ff</color></PolyStyle></Style>",
-        '<Style id="cannabis"><LineStyle><color>ff00c8ff</color><width>2</width></LineStyle>'
-        "<PolyStyle><color>4000c8ff</color></PolyStyle></Style>",
-    ]
-    for plot in result.plots:
-        ring = " ".join(f"{x:.8f},{y:.8f}" for x, y in plot.ring_lonlat)
-        parts.append(
-            f"<Placemark><name>Plot {plot.plot_id} ({escape(plot.class_name)})</name>"
-            f"<description>{escape(_description(plot))}</description>"
-            f"<styleUrl>#{escape(plot.class_name)}</styleUrl><MultiGeometry>"
-            f"<Point><coordinates>{plot.centroid_lon:.8f},{plot.centroid_lat:.8f}</coordinates>"
-            f"</Point><Polygon><outerBoundaryIs><LinearRing><coordinates>{ring}</coordinates>"
-            "</LinearRing></outerBoundaryIs></Polygon></MultiGeometry></Placemark>"
-        )
-    parts.append("</Document></kml>")
-    return "\n".join(parts) + "\n"
+    return kml_document(
+        f"poppyscan suspects — {Path(result.info.path).name}",
+        json.dumps(result.provenance),
+        (_place(plot) for plot in result.plots),
+    )
 
 
 def render_gpx(result: ScanResult, out_dir: Path) -> str:
     """GPX 1.1 with one waypoint per plot (what a handheld GPS or phone app imports)."""
-    prov = escape(json.dumps(result.provenance))
-    parts = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        '<gpx version="1.1" creator="poppyscan" xmlns="http://www.topografix.com/GPX/1/1">',
-        f"<metadata><name>poppyscan suspects</name><desc>{prov}</desc></metadata>",
-    ]
-    for plot in result.plots:
-        parts.append(
-            f'<wpt lat="{plot.centroid_lat:.8f}" lon="{plot.centroid_lon:.8f}">'
-            f"<name>Plot {plot.plot_id}</name><desc>{escape(_description(plot))}</desc>"
-            f"<type>{escape(plot.class_name)}</type></wpt>"
-        )
-    parts.append("</gpx>")
-    return "\n".join(parts) + "\n"
+    return gpx_document(
+        "poppyscan suspects",
+        json.dumps(result.provenance),
+        (_place(plot) for plot in result.plots),
+    )
 
 
 def _write_gpkg(result: ScanResult, path: Path, out_dir: Path) -> None:

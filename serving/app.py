@@ -20,6 +20,7 @@ from detector.errors import PoppyscanError
 from serving.config import Settings
 from serving.db import make_engine, migrate, session_factory
 from serving.routes import (
+    audit,
     auth,
     campaigns,
     exports,
@@ -45,6 +46,7 @@ Log in at `POST /api/auth/token` (username and password form) and send the token
 TAGS = [
     {"name": "login", "description": "Tokens and the current user."},
     {"name": "users", "description": "Accounts and roles (admins)."},
+    {"name": "audit", "description": "The append-only log of who did what, when and where."},
     {"name": "uploads", "description": "Resumable, chunked flight uploads."},
     {"name": "flights", "description": "Orthomosaics on the server and their metadata."},
     {"name": "jobs", "description": "Durable scan jobs: progress, cancel, retry."},
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats,
         patrol_routes,
         tiles,
+        audit,
     ):
         app.include_router(module.router)
 

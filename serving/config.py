@@ -36,6 +36,8 @@ class Settings(BaseSettings):
         job_lease_s: A running job whose worker has not reported for this long is requeued.
         model: Weights to scan with; the shipped default model when unset.
         scan_conf: Confidence threshold override for server scans; the model card's if unset.
+        revisit_after_days: An eradicated plot is due for a revisit this many days after
+            its eradication, days.
     """
 
     model_config = SettingsConfigDict(env_prefix="POPPYSCAN_", extra="ignore")
@@ -55,6 +57,7 @@ class Settings(BaseSettings):
     job_lease_s: float = 60.0
     model: str | None = None
     scan_conf: float | None = None
+    revisit_after_days: int = 30
 
     def resolved_database_url(self) -> str:
         """The database URL, with the embedded SQLite default and the psycopg 3 driver."""

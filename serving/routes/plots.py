@@ -1,7 +1,273 @@
-"""Routes for plots (being written)."""
+"""Suspects: the map list, one plot with its evidence, lifecycle moves, field photos.
+
+Admins, analysts and researchers see every plot; a patrol sees the plots dispatched to its
+unit and nothing else (404 for the rest); pilots see none (403). Moves follow
+:mod:`serving.lifecycle`: 409 for a move the plot's status does not allow, 403 for the
+wrong role or unit, 422 for missing evidence — and a refused move changes nothing.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile, status
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from serving import lifecycle
+from serving.audit import record
+from serving.auth import ADMIN, ANALYST, PATROL
+from serving.deps import SessionDep, SettingsDep, require_roles
+from serving.exports import plot_feature
+from serving.models import AuditEvent, Photo, Plot, User
+from serving.photos import PhotoError, save_photo, stored_file
+from serving.plot_queries import READER_ROLES, count_plots, get_visible_plot, select_plots
+from serving.schemas.plots import (
+    AuditEventPublic,
+    AuditEventsPublic,
+    DetectionPublic,
+    PhotoPublic,
+    SuspectPage,
+    SuspectPublic,
+    SuspectsPublic,
+    TransitionCreate,
+)
+
+router = APIRouter(prefix="/api/suspects", tags=["suspects"])
+Reader = Annotated[User, Depends(require_roles(*READER_ROLES))]
+Reporter = Annotated[User, Depends(require_roles(ADMIN, ANALYST, PATROL))]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    status.HTTP_404_NOT_FOUND: {"description": "no such plot (or not your unit's)"}
+}
+
+
+class GeoJSONResponse(JSONResponse):
+    """JSON with the GeoJSON media type (RFC 7946)."""
+
+    media_type = "application/geo+json"
+
+
+def _history(session: Session, plot_id: int) -> list[AuditEventPublic]:
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.plot_id == plot_id).order_by(AuditEvent.id)
+    )
+    return [AuditEventPublic.model_validate(e) for e in events]
+
+
+def _photo_public(photo: Photo) -> PhotoPublic:
+    url = f"/api/suspects/{photo.plot_id}/photos/{photo.id}"
+    return PhotoPublic.model_validate(
+        {
+            "id": photo.id,
+            "plot_id": photo.plot_id,
+            "content_type": photo.content_type,
+            "sha256": photo.sha256,
+            "uploaded_by": photo.uploaded_by,
+            "created_at": photo.created_at,
+            "url": url,
+        }
+    )
+
+
+def _suspect_public(session: Session, plot: Plot) -> SuspectPublic:
+    feature = plot_feature(plot)
+    photos = session.scalars(select(Photo).where(Photo.plot_id == plot.id).order_by(Photo.id))
+    return SuspectPublic(
+        id=feature.id,
+        geometry=feature.geometry,
+        properties=feature.properties,
+        detections=[DetectionPublic.model_validate(d) for d in plot.detections],
+        photos=[_photo_public(p) for p in photos],
+        history=_history(session, plot.id),
+    )
+
+
+@router.get(
+    "",
+    response_model=SuspectsPublic,
+    response_class=GeoJSONResponse,
+    summary="Suspects as a GeoJSON FeatureCollection",
+)
+def list_suspects(
+    query: Annotated[SuspectPage, Query()], session: SessionDep, user: Reader
+) -> SuspectsPublic:
+    """Plots matching every given filter, most confident first, as RFC 7946 features.
+
+    ``bbox`` is ``minlon,minlat,maxlon,maxlat`` in WGS84 degrees and selects plots whose
+    bounding box intersects it; ``since`` and ``until`` are UTC dates the plot was found on.
+    """
+    plots = session.scalars(select_plots(user, query).limit(query.limit).offset(query.offset))
+    features = [plot_feature(p) for p in plots]
+    return SuspectsPublic(
+        features=features,
+        count=len(features),
+        total=count_plots(session, user, query),
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+@router.get(
+    "/{plot_id}",
+    response_model=SuspectPublic,
+    response_class=GeoJSONResponse,
+    responses=NOT_FOUND,
+    summary="One suspect with plants, photos and history",
+)
+def get_suspect(plot_id: int, session: SessionDep, user: Reader) -> SuspectPublic:
+    """The plot as a GeoJSON Feature, with its detected plants, photos and audit history."""
+    return _suspect_public(session, get_visible_plot(session, user, plot_id))
+
+
+@router.get(
+    "/{plot_id}/chip",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND},
+    summary="Evidence chip (JPEG)",
+)
+def get_chip(plot_id: int, session: SessionDep, settings: SettingsDep, user: Reader) -> Response:
+    """The image the scan cut around the plot, as the analyst reviews it."""
+    plot = get_visible_plot(session, user, plot_id)
+    path = stored_file(settings.storage_root(), plot.chip_path)
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"suspect {plot_id} has no chip")
+    return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get(
+    "/{plot_id}/history",
+    response_model=AuditEventsPublic,
+    responses=NOT_FOUND,
+    summary="Who did what to a suspect",
+)
+def get_history(plot_id: int, session: SessionDep, user: Reader) -> AuditEventsPublic:
+    """Every audit record of the plot, oldest first."""
+    plot = get_visible_plot(session, user, plot_id)
+    events = _history(session, plot.id)
+    return AuditEventsPublic(data=events, count=len(events))
+
+
+@router.post(
+    "/{plot_id}/transitions",
+    response_model=SuspectPublic,
+    response_class=GeoJSONResponse,
+    responses={
+        403: {"description": "role or unit may not make this move"},
+        409: {"description": "the plot's status does not allow this move; nothing changed"},
+        422: {"description": "evidence missing or malformed"},
+        **NOT_FOUND,
+    },
+    summary="Move a suspect along its lifecycle",
+)
+def transition(
+    plot_id: int,
+    body: TransitionCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Reporter,
+) -> SuspectPublic:
+    """Review, dispatch, report or close a plot, with the evidence the move needs.
+
+    Analysts review (``suspect``/``dismissed``), dispatch to a patrol unit
+    (``assigned_unit``) and close; the dispatched unit's patrols report ``positive``
+    (``plant_count``) or ``false_alarm`` and then ``eradicated`` (``plant_count``), each with
+    ``lon``/``lat`` where they stood. ``photo_ids`` attach photos uploaded first. The move
+    and its audit record commit together or not at all.
+    """
+    plot = get_visible_plot(session, user, plot_id)
+    change = lifecycle.Change(
+        to_status=body.to_status,
+        note=body.note,
+        plant_count=body.plant_count,
+        lon=body.lon,
+        lat=body.lat,
+        assigned_unit=body.assigned_unit,
+        photo_ids=tuple(body.photo_ids),
+    )
+    try:
+        lifecycle.apply(session, plot, user, change, revisit_after_days=settings.revisit_after_days)
+    except lifecycle.LifecycleError as exc:
+        session.rollback()
+        raise HTTPException(exc.http_status, str(exc)) from exc
+    session.commit()
+    return _suspect_public(session, get_visible_plot(session, user, plot_id))
+
+
+@router.post(
+    "/{plot_id}/photos",
+    response_model=PhotoPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        413: {"description": "photo over the size limit"},
+        422: {"description": "not a JPEG, PNG or WebP image"},
+        **NOT_FOUND,
+    },
+    summary="Attach a field photo",
+)
+def add_photo(
+    plot_id: int,
+    file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Reporter,
+) -> PhotoPublic:
+    """Upload a photo of the plot (multipart field ``file``); cite its id in a move.
+
+    The bytes must decode as a JPEG, PNG or WebP image; the client's file name is ignored.
+    Uploading the same bytes again returns the photo already stored.
+    """
+    plot = get_visible_plot(session, user, plot_id)
+    root = settings.storage_root()
+    try:
+        stored = save_photo(file.file, root, plot.id, settings.max_photo_bytes)
+    except PhotoError as exc:
+        raise HTTPException(exc.http_status, str(exc)) from exc
+    existing = session.scalar(
+        select(Photo).where(Photo.plot_id == plot.id, Photo.sha256 == stored.sha256)
+    )
+    if existing is not None:
+        return _photo_public(existing)
+    photo = Photo(
+        plot_id=plot.id,
+        storage_path=stored.storage_path,
+        content_type=stored.content_type,
+        sha256=stored.sha256,
+        uploaded_by=user.id,
+    )
+    session.add(photo)
+    try:
+        session.flush()
+        record(
+            session,
+            user,
+            "plot.photo",
+            plot_id=plot.id,
+            flight_id=plot.flight_id,
+            details={"photo_id": photo.id, "sha256": stored.sha256, "bytes": stored.size_bytes},
+        )
+        session.commit()
+    except Exception:
+        session.rollback()
+        if stored.created:
+            (root / stored.storage_path).unlink(missing_ok=True)
+        raise
+    return _photo_public(photo)
+
+
+@router.get(
+    "/{plot_id}/photos/{photo_id}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/*": {}}}, **NOT_FOUND},
+    summary="A field photo",
+)
+def get_photo(
+    plot_id: int, photo_id: int, session: SessionDep, settings: SettingsDep, user: Reader
+) -> Response:
+    """The photo's bytes as uploaded."""
+    plot = get_visible_plot(session, user, plot_id)
+    photo = session.scalar(select(Photo).where(Photo.id == photo_id, Photo.plot_id == plot.id))
+    path = stored_file(settings.storage_root(), photo.storage_path) if photo else None
+    if photo is None or path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"suspect {plot_id} has no photo {photo_id}")
+    return FileResponse(path, media_type=photo.content_type)

@@ -6,6 +6,7 @@ import functools
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,16 @@ def add_people(settings: Settings) -> None:
                 )
     finally:
         engine.dispose()
+
+
+@contextmanager
+def database(kind: str, folder: Path) -> Iterator[str]:
+    """A fresh database URL of ``kind`` (``sqlite`` under ``folder``, or ``postgresql``),
+    dropped afterwards; for module-scoped servers that build their data once."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'db' / 'poppyscan.db'}"
+    else:
+        yield from postgres_database()
 
 
 def postgres_database() -> Iterator[str]:
