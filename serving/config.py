@@ -37,7 +37,10 @@ class Settings(BaseSettings):
         model: Weights to scan with; the shipped default model when unset.
         scan_conf: Confidence threshold override for server scans; the model card's if unset.
         revisit_after_days: An eradicated plot is due for a revisit this many days after
-            its eradication, days.
+            its eradication, days, when its flight belongs to no season.
+        revisit_days_by_stage: The same per growth stage of the flight's season, days
+            (a seedling-stage plot is replanted or regrows sooner than a capsule-stage one
+            is harvested); e.g. ``POPPYSCAN_REVISIT_DAYS_BY_STAGE='{"seedling": 21}'``.
     """
 
     model_config = SettingsConfigDict(env_prefix="POPPYSCAN_", extra="ignore")
@@ -58,6 +61,13 @@ class Settings(BaseSettings):
     model: str | None = None
     scan_conf: float | None = None
     revisit_after_days: int = 30
+    revisit_days_by_stage: dict[str, int] = Field(
+        default_factory=lambda: {"seedling": 21, "flowering": 14, "capsule": 30}
+    )
+
+    def revisit_days(self, stage: str | None) -> int:
+        """Days from an eradication to its revisit for a plot found at growth ``stage``."""
+        return self.revisit_days_by_stage.get(stage or "", self.revisit_after_days)
 
     def resolved_database_url(self) -> str:
         """The database URL, with the embedded SQLite default and the psycopg 3 driver."""

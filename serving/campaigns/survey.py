@@ -23,9 +23,18 @@ from sqlalchemy.orm import Session
 from serving.campaigns.coverage import CellArea, CellCoverage, Footprint, cell_coverage
 from serving.campaigns.grid_store import geometry_of
 from serving.campaigns.rebound import DEFAULT_REBOUND_DISTANCE_M, Site, find_rebounds
-from serving.models import AuditEvent, Flight, GridUnit, Job, Plot, ReboundAlert
+from serving.models import AuditEvent, Flight, GridUnit, Job, Plot, ReboundAlert, Season
 
 ERADICATED = "eradicated"
+
+
+def growth_stage(session: Session, plot: Plot) -> str | None:
+    """The growth stage of the season the plot's flight belongs to (None outside seasons)."""
+    return session.scalar(
+        select(Season.stage)
+        .join(Flight, Flight.season_id == Season.id)
+        .where(Flight.id == plot.flight_id)
+    )
 
 
 def scanned_flights(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from serving import lifecycle
 from serving.audit import record
 from serving.auth import ADMIN, ANALYST, PATROL
+from serving.campaigns.survey import growth_stage
 from serving.deps import SessionDep, SettingsDep, require_roles
 from serving.exports import plot_feature
 from serving.models import AuditEvent, Photo, Plot, User
@@ -186,7 +187,8 @@ def transition(
         photo_ids=tuple(body.photo_ids),
     )
     try:
-        lifecycle.apply(session, plot, user, change, revisit_after_days=settings.revisit_after_days)
+        revisit_days = settings.revisit_days(growth_stage(session, plot))
+        lifecycle.apply(session, plot, user, change, revisit_after_days=revisit_days)
     except lifecycle.LifecycleError as exc:
         session.rollback()
         raise HTTPException(exc.http_status, str(exc)) from exc

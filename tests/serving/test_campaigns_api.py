@@ -320,4 +320,33 @@ def test_revisits_and_rebound_alerts(server: Server) -> None:
         == 409
     )
     assert server.client.get("/api/rebounds?status=open", headers=headers).json() == []
-    assert timedelta(0) < datetime(2026, 4, 25, tzinfo=UTC) - datetime(2026, 3, 15, tzinfo=UTC)
+
+
+def test_revisit_due_date_follows_the_season_stage(server: Server) -> None:
+    campaign = _campaign(server)
+    seedling = campaign["seasons"][0]["id"]
+    sessions = _sessions(server)
+    lon, lat = _to_wgs84.transform(ORIGIN[0] + 250, ORIGIN[1] - 250)
+    with transaction(sessions) as session:
+        flight = _add_flight(
+            session, _cell_box(0, 0, 1), campaign["id"], seedling, date(2026, 3, 9), "s"
+        )
+        job = session.query(Job).filter_by(flight_id=flight.id).one()
+        plot_id = _plot(session, flight, job.id, 1, lon, lat, "new").id
+    ana, pat = server.headers("ana"), server.headers("pat")
+    here = {"lon": lon, "lat": lat}
+    for headers, body in (
+        (ana, {"to_status": "suspect"}),
+        (ana, {"to_status": "dispatched", "assigned_unit": "Unit 7"}),
+        (pat, {"to_status": "positive", "plant_count": 40, **here}),
+        (pat, {"to_status": "eradicated", "plant_count": 40, **here}),
+    ):
+        response = server.client.post(
+            f"/api/suspects/{plot_id}/transitions", json=body, headers=headers
+        )
+        assert response.status_code == 200, response.text
+    due = server.client.get("/api/revisits", headers=ana).json()
+    assert [r["plot_id"] for r in due] == [plot_id]
+    eradicated_on = datetime.fromisoformat(due[0]["eradicated_at"]).date()
+    # Seedling-stage plots are revisited after 21 days by default (settings.revisit_days).
+    assert date.fromisoformat(due[0]["due"]) == eradicated_on + timedelta(days=21)
