@@ -253,12 +253,14 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     username: Mapped[str] = mapped_column(String(64), default="")
     action: Mapped[str] = mapped_column(String(64), index=True)
-    plot_id: Mapped[int | None] = mapped_column(ForeignKey("plots.id"), nullable=True, index=True)
-    flight_id: Mapped[int | None] = mapped_column(ForeignKey("flights.id"), nullable=True)
-    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    # Plain ids, not foreign keys: the log outlives what it describes (a deleted flight's
+    # history stays readable), and an append-only table could never let them be cleared.
+    plot_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    flight_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     from_status: Mapped[str] = mapped_column(String(16), default="")
     to_status: Mapped[str] = mapped_column(String(16), default="")
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -10,6 +10,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+# rio-tiler is imported here, once, not inside render_tile: tiles render on worker threads,
+# and concurrent first imports of rio_tiler race on its circular imports.
+from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.io import Reader
+
 from detector.raster import RasterInfo, inspect_raster
 
 TILE_PX = 256
@@ -32,9 +37,6 @@ def render_tile(path: Path, z: int, x: int, y: int) -> bytes | None:
     Raises:
         detector.errors.RasterError: the file is not a readable georeferenced raster.
     """
-    from rio_tiler.errors import TileOutsideBounds
-    from rio_tiler.io import Reader
-
     info = raster_info(path)
     with Reader(str(path)) as src:
         try:

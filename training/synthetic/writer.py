@@ -14,6 +14,7 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -33,6 +34,8 @@ from training.synthetic.scene import Scene, SyntheticFlight
 
 log = logging.getLogger(__name__)
 
+# Modules whose native thread pools make a later fork unsafe.
+_NATIVE_THREAD_POOLS = ("openvino", "torch", "onnxruntime")
 _SCENE: Scene | None = None  # the scene a worker process renders (inherited by fork)
 
 
@@ -99,8 +102,14 @@ def write_raster(
         nodata=0 if nodata_border else None,
     )
     pool = None
-    # Forked workers inherit the scene for free; fork is only safe from a single-threaded process.
-    can_fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    # Forked workers inherit the scene for free; fork is only safe from a single-threaded process,
+    # and native thread pools (OpenVINO, PyTorch, ONNX Runtime) are invisible to ``threading``:
+    # forking after one of them ran can deadlock the child, so render in-process then.
+    can_fork = (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+        and not any(name in sys.modules for name in _NATIVE_THREAD_POOLS)
+    )
     if workers > 1 and len(windows) > 2 and can_fork:
         _SCENE = sc
         pool = ProcessPoolExecutor(

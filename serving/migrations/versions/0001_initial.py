@@ -35,6 +35,29 @@ _APPEND_ONLY = {
 
 def upgrade() -> None:
     op.create_table(
+        "audit_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("plot_id", sa.Integer(), nullable=True),
+        sa.Column("flight_id", sa.Integer(), nullable=True),
+        sa.Column("job_id", sa.Integer(), nullable=True),
+        sa.Column("from_status", sa.String(length=16), nullable=False),
+        sa.Column("to_status", sa.String(length=16), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=True),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_events_action"), ["action"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_events_flight_id"), ["flight_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_events_plot_id"), ["plot_id"], unique=False)
+
+    op.create_table(
         "campaigns",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -258,44 +281,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_plots_status"), ["status"], unique=False)
 
     op.create_table(
-        "audit_events",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("username", sa.String(length=64), nullable=False),
-        sa.Column("action", sa.String(length=64), nullable=False),
-        sa.Column("plot_id", sa.Integer(), nullable=True),
-        sa.Column("flight_id", sa.Integer(), nullable=True),
-        sa.Column("job_id", sa.Integer(), nullable=True),
-        sa.Column("from_status", sa.String(length=16), nullable=False),
-        sa.Column("to_status", sa.String(length=16), nullable=False),
-        sa.Column("lon", sa.Float(), nullable=True),
-        sa.Column("lat", sa.Float(), nullable=True),
-        sa.Column("details", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["flight_id"],
-            ["flights.id"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["job_id"],
-            ["jobs.id"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["plot_id"],
-            ["plots.id"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_audit_events_action"), ["action"], unique=False)
-        batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_audit_events_plot_id"), ["plot_id"], unique=False)
-
-    op.create_table(
         "detections",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("plot_id", sa.Integer(), nullable=False),
@@ -385,12 +370,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_detections_plot_id"))
 
     op.drop_table("detections")
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_audit_events_plot_id"))
-        batch_op.drop_index(batch_op.f("ix_audit_events_at"))
-        batch_op.drop_index(batch_op.f("ix_audit_events_action"))
-
-    op.drop_table("audit_events")
     with op.batch_alter_table("plots", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_plots_status"))
         batch_op.drop_index(batch_op.f("ix_plots_job_id"))
@@ -423,3 +402,10 @@ def downgrade() -> None:
 
     op.drop_table("grid_units")
     op.drop_table("campaigns")
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_events_plot_id"))
+        batch_op.drop_index(batch_op.f("ix_audit_events_flight_id"))
+        batch_op.drop_index(batch_op.f("ix_audit_events_at"))
+        batch_op.drop_index(batch_op.f("ix_audit_events_action"))
+
+    op.drop_table("audit_events")
