@@ -13,14 +13,26 @@ import sys
 from collections.abc import Sequence
 
 from detector.errors import PoppyscanError, ScanCancelled
-from serving.commands import demo, scan, serve, synth, user
+from serving.commands import (
+    dataset,
+    demo,
+    evaluate,
+    export,
+    models,
+    scan,
+    serve,
+    synth,
+    train,
+    user,
+    worker,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-_COMMANDS = (scan, synth, demo, serve, user)
+_COMMANDS = (scan, synth, demo, serve, user, dataset, train, evaluate, export, models, worker)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,18 +3,20 @@
 Tiles are cut with the scanner's own window plan and reader (:func:`detector.scan.plan_for`,
 :class:`detector.raster.RasterReader`), so a model is trained on exactly what it will see
 when scanning: same GSD resampling, same overlap, same padding and masking of invalid pixels.
-The split is spatial — whole flights go to validation — never random tiles of one area in
-both sets.
+The split is spatial — whole flights go to validation, or whole ground blocks with a guard
+band between them (``split="blocks"``) — never random tiles of one area in both sets.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -24,7 +26,7 @@ from pyproj import CRS, Transformer
 
 from detector.card import ModelCard
 from detector.errors import PoppyscanError
-from detector.georef import Georeferencer
+from detector.georef import Georeferencer, transformer
 from detector.raster import RasterInfo, RasterReader, inspect_raster
 from detector.scan import DEFAULT_GSD_TOLERANCE, plan_for
 from detector.tiling import TileWindow
@@ -133,6 +135,15 @@ def yolo_rows(
     return lines
 
 
+SPLITS = ("train", "val")
+# Square ground blocks of the spatial split, metres, and the share of blocks sent to val.
+DEFAULT_BLOCK_M = 100.0
+DEFAULT_VAL_FRACTION = 0.2
+
+# Decides the split of one tile window: "train", "val", or None for a guard tile left out.
+WindowSplitter = Callable[[TileWindow], str | None]
+
+
 @dataclass(frozen=True)
 class TileCounts:
     """What one flight contributed: tiles with plants, background tiles, plant boxes."""
@@ -140,6 +151,103 @@ class TileCounts:
     positive: int
     background: int
     boxes: int
+
+
+@dataclass
+class DatasetCounts:
+    """Tiles and boxes written per split while cutting, and guard tiles left out.
+
+    Attributes:
+        unit: What a source is called in the counts (``"flights"`` or ``"images"``).
+        splits: Per split: ``positive_tiles``, ``background_tiles``, ``boxes`` and the number
+            of sources that gave it at least one tile.
+        guard_tiles: Windows left out because they straddle blocks of both splits.
+    """
+
+    unit: str = "flights"
+    splits: dict[str, dict[str, int]] = field(default_factory=dict)
+    guard_tiles: int = 0
+
+    def __post_init__(self) -> None:
+        for split in SPLITS:
+            self.splits.setdefault(
+                split, {"positive_tiles": 0, "background_tiles": 0, "boxes": 0, self.unit: 0}
+            )
+
+    def add_tile(self, split: str, boxes: int) -> None:
+        """Count one written tile holding ``boxes`` label rows."""
+        totals = self.splits[split]
+        totals["positive_tiles" if boxes else "background_tiles"] += 1
+        totals["boxes"] += boxes
+
+    def add_source(self, splits: set[str]) -> None:
+        """Count one source (flight, image) in every split it gave tiles to."""
+        for split in splits:
+            self.splits[split][self.unit] += 1
+
+    def tiles(self, split: str) -> int:
+        """Tiles written to ``split``."""
+        return self.splits[split]["positive_tiles"] + self.splits[split]["background_tiles"]
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        """JSON-ready copy of the per-split counts."""
+        return {split: dict(totals) for split, totals in self.splits.items()}
+
+
+def write_tile(out_dir: Path, split: str, stem: str, rgb: np.ndarray, rows: Sequence[str]) -> None:
+    """Write one tile as ``images/<split>/<stem>.jpg`` and its ``labels/<split>/<stem>.txt``."""
+    images, label_dir = out_dir / "images" / split, out_dir / "labels" / split
+    images.mkdir(parents=True, exist_ok=True)
+    label_dir.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(images / f"{stem}.jpg"), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    (label_dir / f"{stem}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
+
+
+def cut_raster(
+    info: RasterInfo,
+    labels: Sequence[LabelBox],
+    card: ModelCard,
+    out_dir: Path,
+    stem: str,
+    splitter: WindowSplitter,
+    counts: DatasetCounts,
+    *,
+    background_keep: float,
+    rng: np.random.Generator,
+) -> set[str]:
+    """Cut one georeferenced raster into YOLO tiles with the scanner's window plan.
+
+    Args:
+        info: The raster.
+        labels: Its plant boxes, raster pixels.
+        card: Target GSD, tile size, overlap and classes of the model to train.
+        out_dir: Dataset root.
+        stem: File name prefix of its tiles (``<stem>_<window index>``).
+        splitter: The split of each window; None leaves the window out (guard band).
+        counts: Accumulates what was written.
+        background_keep: Share of plant-free tiles kept (hard negatives: look-alikes, roofs).
+        rng: Decides which background tiles are kept.
+
+    Returns:
+        The splits this raster gave tiles to.
+    """
+    touched: set[str] = set()
+    with RasterReader(info, card.tile_size_px) as reader:
+        for window in plan_for(info, card, DEFAULT_GSD_TOLERANCE):
+            split = splitter(window)
+            if split is None:
+                counts.guard_tiles += 1
+                continue
+            rows = yolo_rows(labels, window, card.classes, card.tile_size_px)
+            if not rows and rng.random() >= background_keep:
+                continue
+            tile = reader.read_tile(window)
+            if tile is None:
+                continue
+            write_tile(out_dir, split, f"{stem}_{window.index:05d}", tile.rgb, rows)
+            counts.add_tile(split, len(rows))
+            touched.add(split)
+    return touched
 
 
 def cut_flight(
@@ -163,28 +271,99 @@ def cut_flight(
     """
     info = inspect_raster(source.raster)
     labels = read_vector_labels(source.labels, info)
-    images, label_dir = out_dir / "images" / split, out_dir / "labels" / split
-    images.mkdir(parents=True, exist_ok=True)
-    label_dir.mkdir(parents=True, exist_ok=True)
+    counts = DatasetCounts()
     rng = np.random.default_rng(seed)
-    positive = background = boxes = 0
-    with RasterReader(info, card.tile_size_px) as reader:
-        for window in plan_for(info, card, DEFAULT_GSD_TOLERANCE):
-            rows = yolo_rows(labels, window, card.classes, card.tile_size_px)
-            if not rows and rng.random() >= background_keep:
-                continue
-            tile = reader.read_tile(window)
-            if tile is None:
-                continue
-            stem = f"{source.raster.stem}_{window.index:05d}"
-            cv2.imwrite(
-                str(images / f"{stem}.jpg"), tile.rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95]
-            )
-            (label_dir / f"{stem}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
-            positive += bool(rows)
-            background += not rows
-            boxes += len(rows)
-    return TileCounts(positive, background, boxes)
+    cut_raster(
+        info,
+        labels,
+        card,
+        out_dir,
+        source.raster.stem,
+        constant_splitter(split),
+        counts,
+        background_keep=background_keep,
+        rng=rng,
+    )
+    totals = counts.splits[split]
+    return TileCounts(totals["positive_tiles"], totals["background_tiles"], totals["boxes"])
+
+
+def constant_splitter(split: str) -> WindowSplitter:
+    """A splitter sending every window of a raster to ``split``."""
+
+    def split_of(_window: TileWindow) -> str | None:
+        return split
+
+    return split_of
+
+
+def utm_epsg(info: RasterInfo) -> int:
+    """EPSG code of the WGS84 UTM zone holding the raster's centre."""
+    lon, lat = Georeferencer(info).pixel_to_lonlat(
+        np.array([info.width_px / 2]), np.array([info.height_px / 2])
+    )
+    zone = min(60, max(1, int((float(lon[0]) + 180) // 6) + 1))
+    return (32600 if float(lat[0]) >= 0 else 32700) + zone
+
+
+def block_is_val(epsg: int, ix: int, iy: int, val_fraction: float, seed: int) -> bool:
+    """Whether ground block ``(ix, iy)`` of UTM zone ``epsg`` goes to val (a seeded hash)."""
+    digest = hashlib.sha256(f"{seed}/{epsg}/{ix}/{iy}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
+
+
+def _block_range(values: np.ndarray, block_m: float) -> range:
+    """Indexes of the blocks an extent ``[min, max]`` (metres) covers with positive length."""
+    # Rounded to the micrometre so an edge lying on a block line does not reach across it.
+    low, high = round(float(values.min()), 6), round(float(values.max()), 6)
+    first = math.floor(low / block_m)
+    return range(first, max(first, math.ceil(high / block_m) - 1) + 1)
+
+
+def block_splitter(
+    info: RasterInfo,
+    *,
+    block_m: float = DEFAULT_BLOCK_M,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    seed: int = 0,
+) -> WindowSplitter:
+    """Split windows by square ground blocks, leaving out windows that straddle both splits.
+
+    The ground is cut into ``block_m`` squares on the UTM grid of the raster's zone (so
+    flights that overlap share blocks, whatever their own CRS), and each block goes to train
+    or val by a seeded hash of its position. A window goes to the split of the blocks its
+    footprint (overlap included) covers; a window over blocks of both splits is left out.
+    Those left-out windows form a guard band about one tile wide along every train/val
+    border, so no train tile shares any ground with a val tile.
+
+    Args:
+        info: The raster.
+        block_m: Block edge on the ground, metres.
+        val_fraction: Share of blocks sent to val (0..1).
+        seed: Seeds which blocks go to val.
+    """
+    if block_m <= 0 or not 0 < val_fraction < 1:
+        raise DatasetError(
+            f"block split needs block_m > 0 and 0 < val_fraction < 1, got {block_m} m and "
+            f"{val_fraction}"
+        )
+    epsg = utm_epsg(info)
+    geo = Georeferencer(info)
+    to_utm = transformer(info.crs_wkt, CRS.from_epsg(epsg).to_wkt())
+
+    def split_of(window: TileWindow) -> str | None:
+        col0, row0 = window.col_px, window.row_px
+        col1, row1 = col0 + window.width_px, row0 + window.height_px
+        xs, ys = geo.pixel_to_map([col0, col1, col0, col1], [row0, row0, row1, row1])
+        east, north = (np.asarray(v) for v in to_utm.transform(xs, ys))
+        splits = {
+            "val" if block_is_val(epsg, ix, iy, val_fraction, seed) else "train"
+            for ix in _block_range(east, block_m)
+            for iy in _block_range(north, block_m)
+        }
+        return splits.pop() if len(splits) == 1 else None
+
+    return split_of
 
 
 def fingerprint(paths: Sequence[Path]) -> str:
@@ -196,35 +375,32 @@ def fingerprint(paths: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def build_dataset(
-    train: Sequence[FlightSource],
-    val: Sequence[FlightSource],
-    card: ModelCard,
+def write_dataset_files(
     out_dir: Path,
+    card: ModelCard,
+    counts: DatasetCounts,
     *,
     name: str,
-    source: str = "",
-    licence: str = "",
+    source: str,
+    licence: str,
+    split: str,
+    details: dict[str, Any],
 ) -> Path:
-    """Cut train and validation flights into a YOLO dataset; return its ``data.yaml``.
+    """Write ``data.yaml``, ``dataset-card.yaml`` and ``counts.json``; return ``data.yaml``.
 
-    Also writes ``dataset-card.yaml`` beside it: source, licence, classes, GSD, tile counts
-    and the fingerprint that model cards record.
+    Args:
+        out_dir: Dataset root holding ``images/`` and ``labels/``.
+        card: The target model's classes, GSD, tile size and overlap.
+        counts: What was written.
+        name: Dataset name.
+        source: Where the imagery and labels came from.
+        licence: Their licence.
+        split: How train and val were separated (``"by flight"``, ``"blocks"``, ...).
+        details: Further card entries (split parameters, inputs, class remapping).
     """
-    if not train or not val:
-        raise DatasetError("a dataset needs at least one training and one validation flight")
-    overlap = {f.raster.resolve() for f in train} & {f.raster.resolve() for f in val}
-    if overlap:
-        raise DatasetError(f"flights in both train and val: {sorted(map(str, overlap))}")
-    counts: dict[str, dict[str, int]] = {}
-    for split, flights in (("train", train), ("val", val)):
-        totals = {"positive_tiles": 0, "background_tiles": 0, "boxes": 0, "flights": len(flights)}
-        for i, flight in enumerate(flights):
-            got = cut_flight(flight, card, out_dir, split, seed=i)
-            totals["positive_tiles"] += got.positive
-            totals["background_tiles"] += got.background
-            totals["boxes"] += got.boxes
-        counts[split] = totals
+    for split_name in SPLITS:
+        (out_dir / "images" / split_name).mkdir(parents=True, exist_ok=True)
+        (out_dir / "labels" / split_name).mkdir(parents=True, exist_ok=True)
     label_files = list((out_dir / "labels").rglob("*.txt"))
     data_yaml = out_dir / "data.yaml"
     data = {
@@ -242,13 +418,130 @@ def build_dataset(
         "gsd_m": card.gsd_m,
         "tile_size_px": card.tile_size_px,
         "overlap_px": card.overlap_px,
-        "split": "by flight",
-        "counts": counts,
+        "split": split,
+        "counts": counts.to_dict(),
         "fingerprint": fingerprint(label_files),
-        "flights": {"train": [str(f.raster) for f in train], "val": [str(f.raster) for f in val]},
+        **details,
     }
     tmp = out_dir / ".dataset-card.yaml.tmp"
     tmp.write_text(yaml.safe_dump(dataset_card, sort_keys=False))
     os.replace(tmp, out_dir / "dataset-card.yaml")
-    (out_dir / "counts.json").write_text(json.dumps(counts, indent=2))
+    (out_dir / "counts.json").write_text(json.dumps(counts.to_dict(), indent=2))
     return data_yaml
+
+
+def require_both_splits(counts: DatasetCounts, hint: str) -> None:
+    """Refuse a dataset whose train or val split holds no tile."""
+    for split in SPLITS:
+        if counts.tiles(split) == 0:
+            raise DatasetError(f"the split put no tile in {split}; {hint}")
+
+
+def build_dataset(
+    train: Sequence[FlightSource],
+    val: Sequence[FlightSource],
+    card: ModelCard,
+    out_dir: Path,
+    *,
+    name: str,
+    source: str = "",
+    licence: str = "",
+    split: str = "flight",
+    block_m: float = DEFAULT_BLOCK_M,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    seed: int = 0,
+) -> Path:
+    """Cut flights into a YOLO dataset with a spatial split; return its ``data.yaml``.
+
+    Also writes ``dataset-card.yaml`` beside it: source, licence, classes, GSD, split mode,
+    tile counts and the fingerprint that model cards record.
+
+    Args:
+        train: Training flights (with ``split="blocks"``: every flight).
+        val: Validation flights (with ``split="blocks"``: must be empty).
+        card: Target GSD, tile size, overlap and classes of the model to train.
+        out_dir: Dataset root.
+        name: Dataset name for the card.
+        source: Where the flights and labels came from.
+        licence: Their licence.
+        split: ``"flight"``: whole flights go to train or val. ``"blocks"``: every flight is
+            cut into ``block_m`` ground blocks assigned by a seeded hash, with a guard band
+            between blocks of different splits (see :func:`block_splitter`).
+        block_m: Block edge on the ground, metres (``split="blocks"``).
+        val_fraction: Share of blocks sent to val (``split="blocks"``).
+        seed: Seeds the block assignment and which background tiles are kept.
+    """
+    if split == "flight":
+        if not train or not val:
+            raise DatasetError("a dataset needs at least one training and one validation flight")
+        overlap = {f.raster.resolve() for f in train} & {f.raster.resolve() for f in val}
+        if overlap:
+            raise DatasetError(f"flights in both train and val: {sorted(map(str, overlap))}")
+    elif split == "blocks":
+        if val:
+            raise DatasetError(
+                "with the blocks split give every flight as a training flight: blocks of "
+                "each flight decide train and val"
+            )
+        if not train:
+            raise DatasetError("a dataset needs at least one flight")
+    else:
+        raise DatasetError(f"unknown split {split!r}; choose 'flight' or 'blocks'")
+    counts = DatasetCounts()
+    # Background tiles are seeded by a flight's position in its own list (as before blocks).
+    jobs = [(i, f, "train") for i, f in enumerate(train)] + [
+        (i, f, "val") for i, f in enumerate(val)
+    ]
+    for i, flight, flight_split in jobs:
+        info = inspect_raster(flight.raster)
+        labels = read_vector_labels(flight.labels, info)
+        splitter = (
+            block_splitter(info, block_m=block_m, val_fraction=val_fraction, seed=seed)
+            if split == "blocks"
+            else constant_splitter(flight_split)
+        )
+        rng = np.random.default_rng(seed + i)
+        touched = cut_raster(
+            info,
+            labels,
+            card,
+            out_dir,
+            flight.raster.stem,
+            splitter,
+            counts,
+            background_keep=0.35,
+            rng=rng,
+        )
+        counts.add_source(touched)
+    details: dict[str, Any]
+    if split == "blocks":
+        require_both_splits(
+            counts, "use a smaller block size, another seed or more flights for the blocks split"
+        )
+        details = {
+            "split_params": {
+                "block_m": block_m,
+                "val_fraction": val_fraction,
+                "seed": seed,
+                "grid": "UTM zone of each flight's centre",
+                "guard_tiles": counts.guard_tiles,
+            },
+            "flights": [str(f.raster) for f in train],
+        }
+    else:
+        details = {
+            "flights": {
+                "train": [str(f.raster) for f in train],
+                "val": [str(f.raster) for f in val],
+            }
+        }
+    return write_dataset_files(
+        out_dir,
+        card,
+        counts,
+        name=name,
+        source=source,
+        licence=licence,
+        split="blocks" if split == "blocks" else "by flight",
+        details=details,
+    )

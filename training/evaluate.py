@@ -1,9 +1,22 @@
-"""Plot-level evaluation of a model on whole held-out orthomosaics, through ``detector.scan``.
+"""Evaluate a model on whole held-out orthomosaics, through ``detector.scan``.
 
-A predicted plot matches a true plot when their outlines overlap or their centroids are within
-``max_centroid_m`` (2 m) of each other, with the same class. Plot recall is the number that
-matters most: a missed plot is a harvest. False plots per hectare measure the analysts' and
-patrols' wasted time.
+The work lives in :mod:`training.evaluation`; this module is its public face:
+
+* :func:`evaluate_model` scans each flight once at low confidence and scores plots and
+  plants at the operating threshold and along a precision-recall curve, per class and per
+  growth stage, adding up the flights; :func:`write_evaluation_report` writes JSON,
+  markdown and the PR curve PNG; :func:`write_comparison` puts two models side by side.
+* :class:`PlotScore` and :func:`score_scan` are the compact plot-only summary used by the
+  default-model recipe (:mod:`training.default_model`) to choose a threshold.
+
+A predicted plot matches a true plot when their outlines overlap or their centroids are
+within ``MAX_CENTROID_M`` (2 m) of each other, with the same class. Plot recall is the number
+that matters most: a missed plot is a harvest. False plots per hectare measure the analysts'
+and patrols' wasted time.
+
+    from training.evaluate import evaluate_model, write_evaluation_report
+    evaluation = evaluate_model("model.pt", [FlightSource(raster, labels)])
+    write_evaluation_report(evaluation, Path("eval/"))
 """
 
 from __future__ import annotations
@@ -13,25 +26,68 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-import shapely
-from pyproj import CRS, Transformer
-
 from detector.georef import Georeferencer
 from detector.plots import Plot
 from detector.scan import ScanResult
+from training.dataset import FlightSource
+from training.evaluation.counts import LevelScore, MatchCounts
+from training.evaluation.curve import CurvePoint, LabelledCurve, write_pr_curve
+from training.evaluation.matching import (
+    PLANT_MIN_IOU,
+    PLOT_MAX_CENTROID_M,
+    PlantMatch,
+    match_plants,
+    score_plant_matches,
+    score_plot_matches,
+)
+from training.evaluation.report import comparison, write_comparison, write_evaluation_report
+from training.evaluation.runner import (
+    DEFAULT_THRESHOLDS,
+    SCAN_CONF,
+    Evaluation,
+    EvaluationSettings,
+    FlightScan,
+    evaluate_model,
+    score_flights,
+)
+from training.evaluation.truth import EvaluationError, Truth, TruthPlant, TruthPlot, read_truth
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "MAX_CENTROID_M",
+    "PLANT_MIN_IOU",
+    "SCAN_CONF",
+    "CurvePoint",
+    "Evaluation",
+    "EvaluationError",
+    "EvaluationSettings",
+    "FlightScan",
+    "FlightSource",
+    "LabelledCurve",
+    "LevelScore",
+    "MatchCounts",
+    "PlantMatch",
+    "PlotScore",
+    "Truth",
+    "TruthPlant",
+    "TruthPlot",
+    "comparison",
+    "evaluate_model",
+    "match_plants",
+    "read_truth",
+    "score_flights",
+    "score_plant_matches",
+    "score_plot_matches",
+    "score_plots",
+    "score_scan",
+    "write_comparison",
+    "write_evaluation_report",
+    "write_pr_curve",
+    "write_report",
+]
 
 # Centroid distance under which a predicted and a true plot are the same plot, metres.
-MAX_CENTROID_M = 2.0
-
-
-@dataclass(frozen=True)
-class TruthPlot:
-    """A labelled plot: class, growth stage and outline in the raster's CRS."""
-
-    cls: str
-    stage: str
-    ring_map: tuple[tuple[float, float], ...]
+MAX_CENTROID_M = PLOT_MAX_CENTROID_M
 
 
 @dataclass
@@ -44,6 +100,18 @@ class PlotScore:
     false_plots: int = 0
     area_ha: float = 0.0
     by_stage: dict[str, list[int]] = field(default_factory=dict)  # stage -> [found, total]
+
+    @classmethod
+    def from_level(cls, level: LevelScore) -> PlotScore:
+        """The compact summary of a plot-level :class:`LevelScore`."""
+        return cls(
+            true_plots=level.overall.truths,
+            found_plots=level.overall.found,
+            predicted_plots=level.overall.predictions,
+            false_plots=level.overall.false,
+            area_ha=level.area_ha,
+            by_stage={k: [c.found, c.truths] for k, c in level.by_stage.items()},
+        )
 
     def add(self, other: PlotScore) -> None:
         """Accumulate another flight's counts."""
@@ -85,32 +153,6 @@ class PlotScore:
         }
 
 
-def read_truth_plots(labels_path: Path, raster_crs_wkt: str) -> list[TruthPlot]:
-    """Read ``kind == "plot"`` features of a label file into the raster's CRS."""
-    from pyogrio.raw import read
-
-    meta, _, geometries, fields = read(str(labels_path))
-    names = list(meta["fields"])
-    column = {n: fields[i] for i, n in enumerate(names)}
-    source = CRS.from_user_input(meta["crs"]) if meta.get("crs") else CRS.from_epsg(4326)
-    to_raster = Transformer.from_crs(source, CRS.from_wkt(raster_crs_wkt), always_xy=True)
-    plots = []
-    for i, wkb in enumerate(geometries):
-        if wkb is None or column.get("kind", [None] * len(geometries))[i] != "plot":
-            continue
-        ring = shapely.get_coordinates(shapely.from_wkb(wkb))
-        xs, ys = to_raster.transform(ring[:, 0], ring[:, 1])
-        stage = str(column["stage"][i]) if "stage" in column else ""
-        plots.append(
-            TruthPlot(
-                str(column["class"][i]),
-                stage,
-                tuple(zip(np.asarray(xs).tolist(), np.asarray(ys).tolist(), strict=True)),
-            )
-        )
-    return plots
-
-
 def score_plots(
     truth: Sequence[TruthPlot],
     predicted: Sequence[Plot],
@@ -119,41 +161,18 @@ def score_plots(
     max_centroid_m: float = MAX_CENTROID_M,
 ) -> PlotScore:
     """Match predicted plots to true plots (same class; overlap or centroids within reach)."""
-
-    def metric(ring: Sequence[tuple[float, float]]) -> shapely.Polygon:
-        xy = np.asarray(ring, dtype=float)
-        xs, ys = geo.map_to_metric(xy[:, 0], xy[:, 1])
-        return shapely.Polygon(np.column_stack([xs, ys])).buffer(0)
-
-    true_shapes = [metric(t.ring_map) for t in truth]
-    pred_shapes = [metric(p.ring_map) for p in predicted]
-    matched_pred: set[int] = set()
-    score = PlotScore(true_plots=len(truth), predicted_plots=len(predicted), area_ha=area_ha)
-    for plot, shape in zip(truth, true_shapes, strict=True):
-        hit = False
-        for p_index, (pred, pred_shape) in enumerate(zip(predicted, pred_shapes, strict=True)):
-            if pred.class_name != plot.cls:
-                continue
-            near = shape.centroid.distance(pred_shape.centroid) <= max_centroid_m
-            if near or shape.intersects(pred_shape):
-                matched_pred.add(p_index)
-                hit = True
-        score.found_plots += hit
-        stage = score.by_stage.setdefault(f"{plot.cls}/{plot.stage}", [0, 0])
-        stage[0] += hit
-        stage[1] += 1
-    score.false_plots = len(predicted) - len(matched_pred)
-    return score
+    return PlotScore.from_level(score_plot_matches(truth, predicted, geo, area_ha, max_centroid_m))
 
 
 def score_scan(result: ScanResult, labels_path: Path) -> PlotScore:
-    """Score one scan against the plot labels of its raster."""
-    truth = read_truth_plots(labels_path, result.info.crs_wkt)
-    return score_plots(truth, result.plots, Georeferencer(result.info), result.info.area_ha)
+    """Score one scan's plots against the plot labels of its raster."""
+    truth = read_truth(labels_path, result.info)
+    geo = Georeferencer(result.info)
+    return score_plots(truth.plots, result.plots, geo, result.info.area_ha)
 
 
 def write_report(score: PlotScore, path: Path, title: str) -> None:
-    """Write ``score`` as JSON (``path``) and markdown (same stem, ``.md``)."""
+    """Write a plot-only ``score`` as JSON (``path``) and markdown (same stem, ``.md``)."""
     data = score.to_dict()
     path.write_text(json.dumps(data, indent=2))
     lines = [f"# {title}", "", "| metric | value |", "| --- | --- |"]

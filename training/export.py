@@ -5,7 +5,9 @@ module makes the INT8 export that ``poppyscan scan --precision int8`` runs: NNCF
 the float IR, calibrated on tiles the model was trained on (a dataset's training images) or
 cut from a flight by the scanner's own reader, and the result is checked against the f32
 model on the same tiles. The export sits beside the weights and is recorded in their card
-with the weights' sha256, so a retrained model never runs a stale INT8 file.
+with the weights' sha256, so a retrained model never runs a stale INT8 file. Float OpenVINO
+(:func:`export_openvino_beside`) and ONNX (:func:`export_onnx`) exports are written and
+recorded the same way, each with its own card so it can ship alone.
 
     python -m training.export runs/default/poppyscan-default.pt --calibration data.yaml
 """
@@ -28,7 +30,7 @@ import yaml
 from detector.backends import load_detector
 from detector.card import ModelCard, sha256_of
 from detector.errors import ModelError, PoppyscanError
-from detector.offline import configure_offline
+from detector.offline import configure_offline, configure_ultralytics
 from detector.openvino_export import export_openvino
 from detector.raster import RasterReader, inspect_raster
 from detector.scan import DEFAULT_GSD_TOLERANCE, plan_for
@@ -36,6 +38,7 @@ from detector.yolo_decode import box_iou
 
 DEFAULT_CALIBRATION_TILES = 128
 INT8_SUFFIX = "_int8_openvino_model"
+OPENVINO_SUFFIX = "_openvino_model"
 
 
 def _evenly(items: Sequence[object], count: int) -> list[int]:
@@ -57,8 +60,9 @@ def calibration_tiles(source: Path, card: ModelCard, count: int) -> list[np.ndar
         data = yaml.safe_load(source.read_text())
         images = sorted((Path(data["path"]) / data["train"]).glob("*.jpg"))
         picked = [images[i] for i in _evenly(images, count)]
-        tiles = [cv2.imread(str(p))[..., ::-1] for p in picked]
-        return [t for t in tiles if t.shape[:2] == (card.tile_size_px, card.tile_size_px)]
+        decoded = [cv2.imread(str(p)) for p in picked]
+        size = (card.tile_size_px, card.tile_size_px)
+        return [t[..., ::-1] for t in decoded if t is not None and t.shape[:2] == size]
     info = inspect_raster(source)
     windows = list(plan_for(info, card, DEFAULT_GSD_TOLERANCE))
     tiles = []
@@ -128,6 +132,76 @@ def export_int8(weights: Path, tiles: Sequence[np.ndarray], source: str = "") ->
     check = {"boxes_matched_vs_f32": round(score, 4), "tiles": len(tiles), "source": source}
     final = ModelCard.load(weights)
     dataclasses.replace(final, metrics={**final.metrics, "int8_vs_f32": check}).save(weights)
+    return target
+
+
+def record_export(weights: Path, kind: str, name: str, digest: str) -> ModelCard:
+    """Record an export beside ``weights`` in their card and return the new card.
+
+    Exports made from other weights (the card's ``source_sha256`` differs) are dropped from
+    the record: they are stale, and one ``source_sha256`` vouches for every listed export.
+    """
+    card = ModelCard.load(weights)
+    exports = dict(card.exports) if card.exports.get("source_sha256") == digest else {}
+    exports |= {kind: name, "source_sha256": digest}
+    updated = dataclasses.replace(card, exports=exports)
+    updated.save(weights)
+    return updated
+
+
+def _place(staging: Path, target: Path) -> None:
+    """Move a finished export into place, replacing an older one."""
+    if target.is_dir():
+        shutil.rmtree(target)
+    os.replace(staging, target)
+
+
+def export_openvino_beside(weights: Path) -> Path:
+    """Float OpenVINO IR beside ``weights`` (``<stem>_openvino_model``), with its own card.
+
+    The IR is the scanner's cached export (same sha256), copied so it can ship alone:
+    ``poppyscan scan --model <stem>_openvino_model`` runs it without PyTorch.
+    """
+    card = ModelCard.load(weights)
+    digest = sha256_of(weights)
+    cached = export_openvino(weights, card.tile_size_px, digest)
+    target = weights.parent / f"{weights.stem}{OPENVINO_SUFFIX}"
+    staging = Path(tempfile.mkdtemp(prefix=".openvino-", dir=weights.parent))
+    try:
+        for file in cached.iterdir():
+            shutil.copy2(file, staging / file.name)
+        staging.chmod(0o755)
+        _place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    dataclasses.replace(card, exports={}).save(target)
+    record_export(weights, "openvino", target.name, digest)
+    return target
+
+
+def export_onnx(weights: Path) -> Path:
+    """ONNX model beside ``weights`` (``<stem>.onnx``, dynamic batch), with its own card."""
+    configure_ultralytics()
+    from ultralytics import YOLO
+
+    card = ModelCard.load(weights)
+    digest = sha256_of(weights)
+    target = weights.with_suffix(".onnx")
+    staging = Path(tempfile.mkdtemp(prefix=".onnx-", dir=weights.parent))
+    try:
+        shutil.copy2(weights, staging / "model.pt")
+        YOLO(str(staging / "model.pt"), task="detect").export(
+            format="onnx", imgsz=card.tile_size_px, dynamic=True, half=False, verbose=False
+        )
+        os.replace(staging / "model.onnx", target)
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"ONNX export of {weights} failed: {reason}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    dataclasses.replace(card, exports={}).save(target)
+    record_export(weights, "onnx", target.name, digest)
     return target
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: Path, **overrides: Any) -> TrainConfig:
         """Load a config from YAML; keyword overrides (e.g. from the CLI) win."""
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = read_yaml_mapping(path, "training config")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(raw) - known
         if unknown:
@@ -87,13 +88,39 @@ class TrainConfig:
         return cls(**raw)
 
 
-def train(config: TrainConfig) -> Path:
-    """Train, then write ``<out_dir>/<name>.pt`` and its card; return the weights path."""
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file's top-level mapping (empty for an empty file), or a one-line error."""
+    if not path.is_file():
+        raise PoppyscanError(f"{path}: no such {what} file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise PoppyscanError(f"{path}: unreadable {what}: {str(exc).splitlines()[0]}") from exc
+    if raw is not None and not isinstance(raw, dict):
+        raise PoppyscanError(f"{path}: a {what} must be a YAML mapping of settings")
+    return raw or {}
+
+
+def train(config: TrainConfig, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Train, then write ``<out_dir>/<name>.pt`` and its card; return the weights path.
+
+    Args:
+        config: The run's settings.
+        progress: Called as ``progress(epochs_done, epochs_total)`` after every epoch.
+
+    Raises:
+        PoppyscanError: the dataset's ``data.yaml`` is missing or has no class names.
+    """
+    data = read_yaml_mapping(config.data, "dataset data.yaml")
+    names = data.get("names")
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not isinstance(names, dict) or not names:
+        raise PoppyscanError(f"{config.data} lists no class names (expected names: {{0: ...}})")
     configure_ultralytics()
     from ultralytics import YOLO
 
-    data = yaml.safe_load(config.data.read_text())
-    classes = tuple(str(n) for _, n in sorted(data["names"].items()))
+    classes = tuple(str(n) for _, n in sorted(names.items()))
     card_path = config.data.parent / "dataset-card.yaml"
     data_card = yaml.safe_load(card_path.read_text()) if card_path.is_file() else {}
     device = resolve_device(config.device)
@@ -120,8 +147,13 @@ def train(config: TrainConfig) -> Path:
     }
     if config.time_h:
         args["time"] = config.time_h
+    if progress is not None:
+        # Ultralytics also fires this after its final validation; clamp to the epoch count.
+        model.add_callback(
+            "on_fit_epoch_end", lambda t: progress(min(int(t.epoch) + 1, t.epochs), t.epochs)
+        )
     model.train(**args)
-    trainer = model.trainer
+    trainer: Any = model.trainer  # set by train(); Ultralytics types it Optional
     best = Path(trainer.best if Path(trainer.best).is_file() else trainer.last)
     metrics = {
         k.replace("metrics/", ""): round(float(v), 4)

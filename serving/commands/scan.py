@@ -16,6 +16,7 @@ from detector.errors import OutputError, PoppyscanError
 from detector.openvino_detector import PRECISIONS
 from detector.outputs import FORMATS, format_for, write_output
 from detector.scan import ScanResult, scan
+from serving.commands.models import add_registry_option, open_registry
 
 HELP = "scan an orthomosaic for suspected poppy / cannabis plots"
 DESCRIPTION = """\
@@ -78,8 +79,10 @@ def add_parser(verbs: Any) -> None:
     parser.add_argument(
         "--model",
         type=Path,
-        help="model weights with their card (default: the model shipped with poppyscan)",
+        help="model weights with their card, or NAME[:VERSION] from the model registry "
+        "(default: the registry's default model, else the model shipped with poppyscan)",
     )
+    add_registry_option(parser)
     parser.add_argument(
         "--chips", type=Path, metavar="DIR", help="write one JPEG evidence chip per plot into DIR"
     )
@@ -182,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = scan(
             args.raster,
-            args.model,
+            open_registry(args).resolve(args.model),
             conf=args.conf,
             device=args.device,
             backend=args.backend,

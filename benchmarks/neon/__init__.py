@@ -1,0 +1,1 @@
+"""Parts of the NEON tree benchmark (``benchmarks/neon_trees.py``): data and box scoring."""
