@@ -18,6 +18,7 @@ from serving.commands import (
     demo,
     evaluate,
     export,
+    grid,
     models,
     scan,
     serve,
@@ -32,7 +33,7 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-_COMMANDS = (scan, synth, demo, serve, user, dataset, train, evaluate, export, models, worker)
+_COMMANDS = (scan, synth, demo, serve, user, dataset, train, evaluate, export, models, worker, grid)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -350,3 +350,38 @@ def test_revisit_due_date_follows_the_season_stage(server: Server) -> None:
     eradicated_on = datetime.fromisoformat(due[0]["eradicated_at"]).date()
     # Seedling-stage plots are revisited after 21 days by default (settings.revisit_days).
     assert date.fromisoformat(due[0]["due"]) == eradicated_on + timedelta(days=21)
+
+
+def test_cli_grid_import_and_its_errors(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    grid = write_grid(tmp_path / "grid.geojson", grid_units(4, 4, CELL_M, ORIGIN), UTM48N)
+    cmd = [sys.executable, "-m", "serving.cli", "grid", "import", "--data-dir", str(tmp_path / "d")]
+    done = subprocess.run([*cmd, str(grid)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "imported 22 units (1 county, 1 town, 4 village, 16 cell): 22 new, 0 updated" in done.stdout
+    )
+    bowtie = tmp_path / "bad.geojson"
+    bowtie.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"code": "x"},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
+                        },
+                    }
+                ],
+            }
+        )
+    )
+    bad = subprocess.run([*cmd, str(bowtie)], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("poppyscan: error:") and "Self-intersection" in bad.stderr
+    assert "Traceback" not in bad.stderr
