@@ -2,10 +2,10 @@
 
 The raster is tiled (``block_px``), DEFLATE-compressed with a horizontal predictor, with
 internal overviews (average) down to one block; nodata is 0 when the flight has an outline.
-Windows are rendered in forked worker processes that inherit the scene (when the process is
-single-threaded and fork is available), at most ``2 * workers`` ahead of the writer, so
-memory does not grow with the raster. Labels are RFC 7946 GeoJSON in WGS84 lon/lat: one
-Polygon per plant box and per plot, with the raster pixel box in the properties.
+Windows are rendered in worker processes started from a forkserver (each gets the scene once),
+at most ``2 * workers`` ahead of the writer, so memory does not grow with the raster. Labels
+are RFC 7946 GeoJSON in WGS84 lon/lat: one Polygon per plant box and per plot, with the
+raster pixel box in the properties.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import json
 import logging
 import multiprocessing
 import os
-import sys
-import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -34,19 +32,19 @@ from training.synthetic.scene import Scene, SyntheticFlight
 
 log = logging.getLogger(__name__)
 
-# Modules whose native thread pools make a later fork unsafe.
-_NATIVE_THREAD_POOLS = ("openvino", "torch", "onnxruntime")
-_SCENE: Scene | None = None  # the scene a worker process renders (inherited by fork)
+_SCENE: Scene | None = None  # the scene a worker process renders (sent once per worker)
 
 
 def _worker_render(r0: int, c0: int, h: int, w: int) -> np.ndarray:
-    """Render one window of the inherited scene (in a worker process)."""
+    """Render one window of the worker's scene (in a worker process)."""
     assert _SCENE is not None
     return render_window(_SCENE, r0, c0, h, w)
 
 
-def _worker_init() -> None:
-    """One OpenCV thread per worker: the workers are the parallelism."""
+def _worker_init(scene: Scene) -> None:
+    """Keep the scene; one OpenCV thread per worker (the workers are the parallelism)."""
+    global _SCENE
+    _SCENE = scene
     cv2.setNumThreads(1)
 
 
@@ -70,7 +68,6 @@ def write_raster(
         nodata_border: Set nodata 0 (the flight has an outline).
         workers: Render processes; 1 renders in this process.
     """
-    global _SCENE
     width, height, win = sc.width_px, sc.height_px, sc.win
     windows = [
         (r, c, min(win, height - r), min(win, width - c))
@@ -102,18 +99,15 @@ def write_raster(
         nodata=0 if nodata_border else None,
     )
     pool = None
-    # Forked workers inherit the scene for free; fork is only safe from a single-threaded process,
-    # and native thread pools (OpenVINO, PyTorch, ONNX Runtime) are invisible to ``threading``:
-    # forking after one of them ran can deadlock the child, so render in-process then.
-    can_fork = (
-        "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-        and not any(name in sys.modules for name in _NATIVE_THREAD_POOLS)
-    )
-    if workers > 1 and len(windows) > 2 and can_fork:
-        _SCENE = sc
+    if workers > 1 and len(windows) > 2:
+        # Workers come from a fresh forkserver process, never forked from this one: a fork
+        # after OpenCV, OpenVINO, PyTorch or GDAL started their native thread pools (which
+        # ``threading`` cannot see) can leave the child waiting on a lock forever.
         pool = ProcessPoolExecutor(
-            workers, multiprocessing.get_context("fork"), initializer=_worker_init
+            workers,
+            multiprocessing.get_context("forkserver"),
+            initializer=_worker_init,
+            initargs=(sc,),
         )
     t0 = time.perf_counter()
     try:
@@ -144,7 +138,6 @@ def write_raster(
     finally:
         if pool is not None:
             pool.shutdown()
-        _SCENE = None
 
 
 def _ring_lonlat(ring_px: np.ndarray, transform: Affine, to_wgs: Transformer) -> list:
