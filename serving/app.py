@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 
 from detector.errors import PoppyscanError
 from serving.config import Settings
@@ -31,6 +31,7 @@ from serving.routes import (
     plots,
     stats,
     tiles,
+    ui,
     uploads,
     users,
 )
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         patrol_routes,
         tiles,
         audit,
+        ui,
     ):
         app.include_router(module.router)
 
@@ -118,10 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/health", tags=["login"], summary="Liveness and versions")
     def health() -> dict[str, str]:
         return {"status": "ok", "version": _version(), "database": engine.dialect.name}
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
 
     return app
 

@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args, **({"embedded_worker": False} if args.no_worker else {}))
     app = create_app(settings)
-    print(f"poppyscan: serving on http://{args.host}:{args.port} (API docs at /docs)")
+    print(
+        f"poppyscan: web UI at http://{args.host}:{args.port}/ (API docs at /docs); "
+        f"data in {settings.data_dir.resolve()} ({app.state.engine.dialect.name})"
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
