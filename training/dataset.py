@@ -450,6 +450,7 @@ def build_dataset(
     block_m: float = DEFAULT_BLOCK_M,
     val_fraction: float = DEFAULT_VAL_FRACTION,
     seed: int = 0,
+    negatives: Sequence[Path] = (),
 ) -> Path:
     """Cut flights into a YOLO dataset with a spatial split; return its ``data.yaml``.
 
@@ -470,6 +471,10 @@ def build_dataset(
         block_m: Block edge on the ground, metres (``split="blocks"``).
         val_fraction: Share of blocks sent to val (``split="blocks"``).
         seed: Seeds the block assignment and which background tiles are kept.
+        negatives: Georeferenced rasters known to hold none of the classes (real imagery of
+            other places: trees, fields, roofs); every one of their tiles goes to the
+            training split as a background tile, to teach the model what is not a target.
+            Keep the places you will measure false alarms on out of this list.
     """
     if split == "flight":
         if not train or not val:
@@ -513,6 +518,19 @@ def build_dataset(
             rng=rng,
         )
         counts.add_source(touched)
+    for raster in negatives:
+        touched = cut_raster(
+            inspect_raster(raster),
+            [],
+            card,
+            out_dir,
+            f"neg_{Path(raster).parent.name}_{Path(raster).stem}",
+            constant_splitter("train"),
+            counts,
+            background_keep=1.0,
+            rng=np.random.default_rng(seed),
+        )
+        counts.add_source(touched)
     details: dict[str, Any]
     if split == "blocks":
         require_both_splits(
@@ -535,6 +553,8 @@ def build_dataset(
                 "val": [str(f.raster) for f in val],
             }
         }
+    if negatives:
+        details["negatives"] = [str(p) for p in negatives]
     return write_dataset_files(
         out_dir,
         card,

@@ -13,6 +13,7 @@ from rasters import write_raster
 
 from detector.card import ModelCard
 from detector.raster import inspect_raster
+from detector.scan import DEFAULT_GSD_TOLERANCE, plan_for
 from detector.tiling import TileWindow
 from training.dataset import (
     DatasetError,
@@ -107,6 +108,24 @@ def test_yolo_rows_are_normalised_and_clipped() -> None:
 def test_build_refuses_a_flight_in_both_splits(flights: list[FlightSource], tmp_path) -> None:
     with pytest.raises(DatasetError, match="both train and val"):
         build_dataset([flights[0]], [flights[0]], CARD, tmp_path / "ds", name="leak")
+
+
+def test_negative_rasters_add_background_tiles_to_training_only(
+    flights: list[FlightSource], tmp_path: Path
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    negative = write_raster(tmp_path / "elsewhere" / "trees.tif", width=700, height=700, seed=9)
+    build_dataset(
+        [flights[0]], [flights[1]], CARD, tmp_path / "ds", name="neg", negatives=[negative]
+    )
+    card = yaml.safe_load((tmp_path / "ds" / "dataset-card.yaml").read_text())
+    assert card["negatives"] == [str(negative)]
+    train_labels = sorted((tmp_path / "ds" / "labels" / "train").glob("neg_elsewhere_trees_*.txt"))
+    info = inspect_raster(negative)
+    windows = list(plan_for(info, CARD, DEFAULT_GSD_TOLERANCE))
+    assert len(train_labels) == len(windows)  # every tile of the negative raster, all empty
+    assert all(p.read_text() == "" for p in train_labels)
+    assert not list((tmp_path / "ds" / "labels" / "val").glob("neg_*"))
 
 
 def test_build_and_train_two_epochs(flights: list[FlightSource], tmp_path: Path) -> None:
