@@ -32,6 +32,7 @@ from serving.routes import (
     stats,
     tiles,
     ui,
+    units,
     uploads,
     users,
 )
@@ -46,7 +47,7 @@ Log in at `POST /api/auth/token` (username and password form) and send the token
 
 TAGS = [
     {"name": "login", "description": "Tokens and the current user."},
-    {"name": "users", "description": "Accounts and roles (admins)."},
+    {"name": "users", "description": "Accounts and roles (admins); patrol units."},
     {"name": "audit", "description": "The append-only log of who did what, when and where."},
     {"name": "uploads", "description": "Resumable, chunked flight uploads."},
     {"name": "flights", "description": "Orthomosaics on the server and their metadata."},
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (
         auth,
         users,
+        units,
         uploads,
         flights,
         jobs,

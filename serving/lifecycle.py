@@ -4,10 +4,12 @@ what evidence it needs (DESIGN.md, "The plot lifecycle").
 ``new -> suspect | dismissed -> dispatched -> positive | false_alarm -> eradicated -> closed``
 
 :data:`RULES` is the whole lifecycle; nothing else in the server decides whether a move is
-allowed. :func:`check` validates a move without touching the database; :func:`apply` makes
-it with a conditional ``UPDATE ... WHERE status = :from`` and writes its audit record in the
-same transaction, so of two concurrent reports on one plot exactly one applies and the
-other is refused (on SQLite and PostgreSQL alike).
+allowed. :func:`allowed_moves` lists the moves one user may make on a plot now (the API
+sends them with every suspect, so clients never mirror the table); :func:`check` validates
+a move without touching the database; :func:`apply` makes it with a conditional
+``UPDATE ... WHERE status = :from`` and writes its audit record in the same transaction, so
+of two concurrent reports on one plot exactly one applies and the other is refused (on
+SQLite and PostgreSQL alike).
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ RULES: Final = (
     Rule("dismissed", "closed", _REVIEWERS),
 )
 TRANSITIONS: Final = {(rule.source, rule.target): rule for rule in RULES}
+# Statuses in which a plot waits on its patrol unit in the field — every status a unit-bound
+# role may move a plot out of: ``dispatched`` (to verify) and ``positive`` (to eradicate).
+FIELD_STATUSES: Final = tuple(
+    dict.fromkeys(rule.source for rule in RULES if rule.roles & UNIT_BOUND_ROLES)
+)
 STATUSES: Final = (
     "new",
     "suspect",
@@ -144,6 +151,38 @@ def next_statuses(status: str) -> tuple[str, ...]:
     return tuple(rule.target for rule in RULES if rule.source == status)
 
 
+def _refusal(rule: Rule, assigned_unit: str, role: str, unit: str) -> NotPermittedError | None:
+    """Why a user with ``role`` and ``unit`` may not make ``rule``'s move on a plot
+    assigned to ``assigned_unit``; None when they may."""
+    if role not in rule.roles:
+        return NotPermittedError(
+            f"role {role!r} may not move a plot from {rule.source} to {rule.target} "
+            f"(needs {' or '.join(sorted(rule.roles))})"
+        )
+    if role in UNIT_BOUND_ROLES and (not unit or unit != assigned_unit):
+        return NotPermittedError(f"the plot is not dispatched to your unit ({unit or 'none'})")
+    return None
+
+
+def allowed_moves(status: str, assigned_unit: str, role: str, unit: str) -> tuple[Rule, ...]:
+    """The moves a user may make now on a plot, in table order.
+
+    These are exactly the moves :func:`check` accepts from this user when given the
+    evidence each rule ``requires`` (``position`` is ``lon`` and ``lat``).
+
+    Args:
+        status: The plot's current status.
+        assigned_unit: The plot's patrol unit ("" when not dispatched).
+        role: The user's role.
+        unit: The user's unit.
+    """
+    return tuple(
+        rule
+        for rule in RULES
+        if rule.source == status and _refusal(rule, assigned_unit, role, unit) is None
+    )
+
+
 def check(status: str, assigned_unit: str, role: str, unit: str, change: Change) -> Rule:
     """Validate a move of a plot without touching the database.
 
@@ -168,13 +207,9 @@ def check(status: str, assigned_unit: str, role: str, unit: str, change: Change)
         raise InvalidTransitionError(
             f"a {status} plot cannot become {change.to_status}; allowed: {allowed}"
         )
-    if role not in rule.roles:
-        raise NotPermittedError(
-            f"role {role!r} may not move a plot from {status} to {change.to_status} "
-            f"(needs {' or '.join(sorted(rule.roles))})"
-        )
-    if role in UNIT_BOUND_ROLES and (not unit or unit != assigned_unit):
-        raise NotPermittedError(f"the plot is not dispatched to your unit ({unit or 'none'})")
+    refusal = _refusal(rule, assigned_unit, role, unit)
+    if refusal is not None:
+        raise refusal
     given = change.evidence()
     missing = sorted(rule.requires - given)
     if missing:

@@ -110,6 +110,11 @@ def image_format(path: Path) -> tuple[str, str]:
         OSError,
         SyntaxError,
         ValueError,
+        # Once Ultralytics is imported (the embedded worker scans in this process) it wraps
+        # PIL's Image.open to load a HEIF plugin for files Pillow cannot identify; that
+        # plugin is not installed (nor installed at run time), so the wrapper raises
+        # ImportError for what is simply not an image we take.
+        ImportError,
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
     ) as exc:

@@ -1,5 +1,8 @@
 """Which plots a user may see, and the filters of the suspect list and exports.
 
+The campaign and season filters go through the plot's flight (``Flight.campaign_id`` and
+``Flight.season_id``): a plot belongs to the campaign its flight was assigned to.
+
 A patrol sees only the plots dispatched to its own unit; to a patrol every other plot does
 not exist (404, not 403, so the API does not reveal what other units are sent to).
 Admins, analysts and researchers see every plot.
@@ -14,7 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, tr
 from sqlalchemy.orm import Session
 
 from serving.auth import ADMIN, ANALYST, PATROL, RESEARCHER
-from serving.models import Plot, User
+from serving.models import Flight, Plot, User
 from serving.schemas.plots import SuspectFilter
 
 READER_ROLES = (ADMIN, ANALYST, RESEARCHER, PATROL)
@@ -44,6 +47,12 @@ def filter_conditions(query: SuspectFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if query.flight_id is not None:
         conditions.append(Plot.flight_id == query.flight_id)
+    if query.campaign_id is not None:
+        flights = select(Flight.id).where(Flight.campaign_id == query.campaign_id)
+        conditions.append(Plot.flight_id.in_(flights))
+    if query.season_id is not None:
+        flights = select(Flight.id).where(Flight.season_id == query.season_id)
+        conditions.append(Plot.flight_id.in_(flights))
     if query.status:
         conditions.append(Plot.status.in_(query.status))
     if query.class_name is not None:

@@ -1,11 +1,14 @@
-"""Build a patrol's route from dispatched plots: select, check, order, measure.
+"""Build a patrol's route from the plots it still has to act on: select, check, order, measure.
 
-A route is planned for plots that analysts have dispatched to a patrol unit — either every
-``dispatched`` plot of one unit or an explicit list of plot ids. Plots in any other state are
-refused with an error naming them, never silently dropped or added. The order comes from
-:func:`serving.campaigns.routing.plan_route` (nearest neighbour + 2-opt, geodesic metres on
-WGS84) starting at the patrol's start point; the result is a plain, frozen record that the
-exports (:mod:`serving.campaigns.route_exports`) and the API render without the database.
+A route is planned for plots that wait on a patrol unit in the field
+(:data:`serving.lifecycle.FIELD_STATUSES`): ``dispatched`` plots to verify and ``positive``
+plots to eradicate — either every such plot of one unit or an explicit list of plot ids.
+Plots in any other state (not yet dispatched, or already reported as a false alarm or
+eradicated) are refused with an error naming them, never silently dropped or added. The
+order comes from :func:`serving.campaigns.routing.plan_route` (nearest neighbour + 2-opt,
+geodesic metres on WGS84) starting at the patrol's start point; the result is a plain,
+frozen record that the exports (:mod:`serving.campaigns.route_exports`) and the API render
+without the database.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from sqlalchemy.orm import Session
 
 from detector.errors import PoppyscanError
 from serving.campaigns.routing import Stop, plan_route
+from serving.lifecycle import FIELD_STATUSES
 from serving.models import Plot
 
-DISPATCHED: Final = "dispatched"
+# What the patrol does at a stop, by the plot's status (one per FIELD_STATUSES).
+TASKS: Final = {"dispatched": "verify", "positive": "eradicate"}
 # One patrol day is tens of sites; 2-opt on 500 stops still plans in under a second.
 MAX_STOPS: Final = 500
 
@@ -49,7 +54,8 @@ class UnknownPlotsError(DispatchError):
 
 
 class NotDispatchedError(DispatchError):
-    """Some requested plots are not dispatched (to the requested unit).
+    """Some requested plots are not out with a patrol (dispatched or positive), or not
+    with the requested unit.
 
     Attributes:
         problems: ``(plot id, why)`` per refused plot, by plot id.
@@ -58,7 +64,10 @@ class NotDispatchedError(DispatchError):
     def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
         self.problems = sorted(problems)
         listed = "; ".join(f"plot {pid} {why}" for pid, why in self.problems)
-        super().__init__(f"only dispatched plots can be put on a route: {listed}")
+        super().__init__(
+            "only plots to verify (dispatched) or to eradicate (positive) can be put on a "
+            f"route: {listed}"
+        )
 
 
 class TooManyStopsError(DispatchError):
@@ -75,12 +84,15 @@ class Site:
         seq: The plot's number within its scan job.
         class_name: ``poppy`` or ``cannabis``.
         unit: Patrol unit the plot is dispatched to.
+        status: ``dispatched`` (to verify) or ``positive`` (to eradicate).
         lon: Centroid, WGS84 longitude, degrees.
         lat: Centroid, WGS84 latitude, degrees.
         area_m2: Plot outline area on the ground, square metres.
         plant_count: Plants the model counted in the plot.
         confidence: Highest detection confidence in the plot, 0-1.
         chip_path: Evidence chip relative to the storage root; empty when there is none.
+        reported_plant_count: Plants the patrol counted when it verified the plot (None
+            before a positive report).
     """
 
     plot_id: int
@@ -88,12 +100,19 @@ class Site:
     seq: int
     class_name: str
     unit: str
+    status: str
     lon: float
     lat: float
     area_m2: float
     plant_count: int
     confidence: float
     chip_path: str
+    reported_plant_count: int | None = None
+
+    @property
+    def task(self) -> str:
+        """What the patrol does here: ``verify`` or ``eradicate``."""
+        return TASKS.get(self.status, self.status)
 
     @classmethod
     def from_plot(cls, plot: Plot) -> Site:
@@ -104,12 +123,14 @@ class Site:
             seq=plot.seq,
             class_name=plot.class_name,
             unit=plot.assigned_unit,
+            status=plot.status,
             lon=plot.centroid_lon,
             lat=plot.centroid_lat,
             area_m2=plot.area_m2,
             plant_count=plot.plant_count,
             confidence=plot.confidence,
             chip_path=plot.chip_path,
+            reported_plant_count=plot.reported_plant_count,
         )
 
 
@@ -183,19 +204,20 @@ def _check_size(count: int, what: str) -> None:
 def plots_by_ids(
     session: Session, plot_ids: Sequence[int], *, unit: str | None = None, visible_unit: str | None
 ) -> list[Plot]:
-    """The plots ``plot_ids`` (duplicates once), all dispatched, ordered by id.
+    """The plots ``plot_ids`` (duplicates once), each still to verify or eradicate, by id.
 
     Args:
         session: Database session.
         plot_ids: Plots asked for.
-        unit: When given, every plot must be dispatched to this unit.
+        unit: When given, every plot must be assigned to this unit.
         visible_unit: When given (a patrol asking), plots assigned to any other unit are
             treated as unknown, so a patrol learns nothing about other units' plots.
 
     Raises:
         TooManyStopsError: more than :data:`MAX_STOPS` distinct ids.
         UnknownPlotsError: ids that do not exist (or are not visible).
-        NotDispatchedError: plots that are not dispatched (to ``unit``).
+        NotDispatchedError: plots that are not in a :data:`FIELD_STATUSES` status (or not
+            assigned to ``unit``).
     """
     wanted = set(plot_ids)
     _check_size(len(wanted), "the request")
@@ -209,25 +231,26 @@ def plots_by_ids(
         raise UnknownPlotsError(sorted(missing))
     problems = []
     for plot in plots:
-        if plot.status != DISPATCHED:
+        if plot.status not in FIELD_STATUSES:
             problems.append((plot.id, f"is {plot.status}"))
         elif unit is not None and plot.assigned_unit != unit:
-            problems.append((plot.id, f"is dispatched to {plot.assigned_unit!r}, not {unit!r}"))
+            problems.append((plot.id, f"is assigned to {plot.assigned_unit!r}, not {unit!r}"))
     if problems:
         raise NotDispatchedError(problems)
     return plots
 
 
-def dispatched_plots(session: Session, unit: str) -> list[Plot]:
-    """Every plot dispatched to ``unit``, ordered by id (empty when there are none).
+def field_plots(session: Session, unit: str) -> list[Plot]:
+    """Every plot ``unit`` still has to act on — ``dispatched`` (to verify) and
+    ``positive`` (to eradicate) — ordered by id (empty when there are none).
 
     Raises:
-        TooManyStopsError: the unit has more than :data:`MAX_STOPS` dispatched plots.
+        TooManyStopsError: the unit has more than :data:`MAX_STOPS` such plots.
     """
     plots = list(
         session.scalars(
             select(Plot)
-            .where(Plot.status == DISPATCHED, Plot.assigned_unit == unit)
+            .where(Plot.status.in_(FIELD_STATUSES), Plot.assigned_unit == unit)
             .order_by(Plot.id)
             .limit(MAX_STOPS + 1)
         )
@@ -283,25 +306,25 @@ def plan_dispatch(
     unit: str | None = None,
     visible_unit: str | None = None,
 ) -> PatrolRoute:
-    """Select dispatched plots and plan their route from the start point.
+    """Select the plots a patrol has to act on and plan their route from the start point.
 
     Args:
         session: Database session.
         start_lon: Start point, WGS84 longitude, degrees.
         start_lat: Start point, WGS84 latitude, degrees.
-        plot_ids: Exactly these plots (each must be dispatched, to ``unit`` if given).
-        unit: Without ``plot_ids``: every plot dispatched to this unit.
+        plot_ids: Exactly these plots (each dispatched or positive, of ``unit`` if given).
+        unit: Without ``plot_ids``: every plot of this unit to verify or eradicate.
         visible_unit: The only unit the requester may see (a patrol's own); None for all.
 
     Raises:
-        DispatchError: bad start point, unknown or undispatched plots, too many plots,
-            or neither ``plot_ids`` nor ``unit`` given.
+        DispatchError: bad start point, unknown plots or plots not out with a patrol, too
+            many plots, or neither ``plot_ids`` nor ``unit`` given.
     """
     check_start_point(start_lon, start_lat)
     if plot_ids is not None:
         plots = plots_by_ids(session, plot_ids, unit=unit, visible_unit=visible_unit)
     elif unit is not None:
-        plots = dispatched_plots(session, unit)
+        plots = field_plots(session, unit)
     else:
         raise DispatchError("name the plots (plot_ids) or the patrol unit (unit) to route")
     return build_route([Site.from_plot(p) for p in plots], start_lon, start_lat, unit or "")

@@ -2,7 +2,8 @@
 
 GPX carries one ``<wpt>`` per suspect (what a handheld GPS lists) and one ``<rte>`` whose
 ``<rtept>`` go from the start point through the stops in visiting order. KML draws the
-route as a ``LineString`` with a ``Placemark`` per stop. The dispatch sheet is a single,
+route as a ``LineString`` with a ``Placemark`` per stop. Every stop says its task: verify
+a dispatched plot, or eradicate a positive one. The dispatch sheet is a single,
 self-contained HTML page — inline CSS, evidence chips embedded as ``data:`` URIs, no
 external resources — so it prints and opens offline in the field. Coordinates are WGS84
 degrees throughout.
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Final
 
 from detector.formats import GPX_NS, KML_NS
+from serving.auth import PATROL
 from serving.campaigns.dispatch import PatrolRoute, RouteStop, Site
+from serving.lifecycle import allowed_moves
 from serving.storage import StorageError, resolve_inside
 
 _COORD_DECIMALS: Final = 7  # as stored in the database, about 1 cm
@@ -33,11 +36,19 @@ def stop_label(stop: RouteStop, count: int) -> str:
 
 
 def site_summary(site: Site) -> str:
-    """One line about a suspect: class, plant count, area (m²) and confidence."""
+    """One line about a suspect: task, class, plant count, area (m²) and confidence."""
     return (
-        f"{site.class_name}, {site.plant_count} plant(s), {site.area_m2:.1f} m², "
-        f"confidence {site.confidence:.2f}"
+        f"to {site.task}: {site.class_name}, {site.plant_count} plant(s), "
+        f"{site.area_m2:.1f} m², confidence {site.confidence:.2f}"
     )
+
+
+def field_outcomes(site: Site) -> tuple[str, ...]:
+    """What the unit's patrol may report at the stop (from the lifecycle), for people:
+    ``("Positive", "False alarm")`` for a plot to verify, ``("Eradicated",)`` for one to
+    eradicate."""
+    rules = allowed_moves(site.status, site.unit, PATROL, site.unit)
+    return tuple(rule.target.replace("_", " ").capitalize() for rule in rules)
 
 
 def format_distance(metres: float) -> str:
@@ -159,6 +170,8 @@ def render_kml(route: PatrolRoute) -> str:
         values = {
             "stop": stop.number,
             "plot_id": site.plot_id,
+            "status": site.status,
+            "task": site.task,
             "class": site.class_name,
             "plant_count": site.plant_count,
             "area_m2": round(site.area_m2, 2),
@@ -242,11 +255,12 @@ def _summary_html(route: PatrolRoute) -> str:
 
 def _overview_html(route: PatrolRoute) -> str:
     head = (
-        "<tr><th>Stop</th><th>Plot</th><th>Class</th><th>Latitude</th><th>Longitude</th>"
-        '<th class="num">Leg</th><th class="num">From start</th></tr>'
+        "<tr><th>Stop</th><th>Plot</th><th>Task</th><th>Class</th><th>Latitude</th>"
+        '<th>Longitude</th><th class="num">Leg</th><th class="num">From start</th></tr>'
     )
     rows = "".join(
-        f"<tr><td>{s.number}</td><td>{s.site.plot_id}</td><td>{escape(s.site.class_name)}</td>"
+        f"<tr><td>{s.number}</td><td>{s.site.plot_id}</td><td>{escape(s.site.task)}</td>"
+        f"<td>{escape(s.site.class_name)}</td>"
         f"<td>{s.site.lat:.6f}</td><td>{s.site.lon:.6f}</td>"
         f'<td class="num">{escape(format_distance(s.leg_m))}</td>'
         f'<td class="num">{escape(format_distance(s.cumulative_m))}</td></tr>'
@@ -266,18 +280,21 @@ def _chip_html(stop: RouteStop, storage_root: Path) -> str:
 
 def _stop_html(stop: RouteStop, count: int, storage_root: Path) -> str:
     site = stop.site
+    reported = site.reported_plant_count
     facts = [
+        ("Task", "eradicate (confirmed positive)" if site.task == "eradicate" else site.task),
         ("Lat, lon", f"{site.lat:.6f}, {site.lon:.6f}"),
         ("", lon_lat_dms(site.lon, site.lat)),
         ("Class", site.class_name),
         ("Area", f"{site.area_m2:,.1f} m²"),
         ("Plants (estimate)", f"{site.plant_count}"),
+        *([("Plants (counted)", f"{reported}")] if reported is not None else []),
         ("Confidence", f"{site.confidence:.2f}"),
         ("Leg", f"{format_distance(stop.leg_m)} (from start {format_distance(stop.cumulative_m)})"),
         ("Found on", f"flight {site.flight_id}, scan plot {site.seq}"),
     ]
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
-    outcomes = ("Positive", "False alarm", "Eradicated", "Not reached")
+    outcomes = (*field_outcomes(site), "Not reached")
     boxes = "".join(f'<span class="box"></span>{escape(o)}' for o in outcomes)
     result = (
         f'<div class="result">{boxes}<br>'
@@ -298,8 +315,9 @@ def render_dispatch_sheet(route: PatrolRoute, storage_root: Path) -> str:
 
     A front page with the unit, date, start point, total distance and an overview table,
     then one block per stop in route order: the evidence chip (embedded), the position in
-    decimal degrees (6 decimals, about 10 cm) and degrees-minutes-seconds, area (m²), plant
-    count estimate, confidence, class, and boxes for the patrol to record the result.
+    decimal degrees (6 decimals, about 10 cm) and degrees-minutes-seconds, the task (verify
+    or eradicate), area (m²), plant count estimate, confidence, class, and boxes for the
+    patrol to record the result the lifecycle allows there.
 
     Args:
         route: The planned route.
@@ -311,7 +329,8 @@ def render_dispatch_sheet(route: PatrolRoute, storage_root: Path) -> str:
         body = "".join(_stop_html(stop, count, storage_root) for stop in route.stops)
         overview = _overview_html(route)
     else:
-        body, overview = "", '<p class="empty">No dispatched plots: nothing to visit.</p>'
+        body = ""
+        overview = '<p class="empty">No plots to verify or eradicate: nothing to visit.</p>'
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from serving.auth import ADMIN, ANALYST, PATROL
 from serving.deps import SessionDep, require_roles
 from serving.exports import Export, export
+from serving.lifecycle import FIELD_STATUSES
 from serving.models import Plot, User
 from serving.plot_queries import READER_ROLES, select_plots
 from serving.schemas.plots import ExportFormat, SuspectFilter
@@ -24,8 +25,6 @@ from serving.schemas.plots import ExportFormat, SuspectFilter
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 Reader = Annotated[User, Depends(require_roles(*READER_ROLES))]
 FieldPlanner = Annotated[User, Depends(require_roles(ADMIN, ANALYST, PATROL))]
-# Statuses of a unit's open field work: plots to verify, and positives to eradicate.
-ASSIGNMENT_STATUSES = ("dispatched", "positive")
 _FILE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/octet-stream": {}}, "description": "the file"}
 }
@@ -50,7 +49,8 @@ def export_suspects(
     session: SessionDep,
     user: Reader,
 ) -> Response:
-    """Every plot matching the filters (as in ``GET /api/suspects``, unpaged) in ``fmt``:
+    """Every plot matching the filters (as in ``GET /api/suspects``, unpaged, including
+    ``campaign_id`` and ``season_id``) in ``fmt``:
     GeoJSON (RFC 7946), KML 2.2 (placemarks with outlines), GPX 1.1 (one waypoint per plot)
     or CSV (one row per plot)."""
     plots = session.scalars(select_plots(user, query)).all()
@@ -81,7 +81,7 @@ def export_assignment(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "name the patrol unit: ?unit=")
     plots = session.scalars(
         select(Plot)
-        .where(Plot.assigned_unit == unit, Plot.status.in_(ASSIGNMENT_STATUSES))
+        .where(Plot.assigned_unit == unit, Plot.status.in_(FIELD_STATUSES))
         .order_by(Plot.confidence.desc(), Plot.id)
     ).all()
     stem = f"assignment-{_slug(unit)}-{_stamp()}"

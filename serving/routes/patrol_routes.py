@@ -1,8 +1,10 @@
-"""Patrol routes: order dispatched suspects from a start point; GPX, KML, dispatch sheet.
+"""Patrol routes: order a unit's open field work from a start point; GPX, KML, dispatch sheet.
 
-Analysts and admins plan routes for any unit; a patrol only for its own unit (other units
-are answered 404, as if they did not exist); pilots and researchers get 403. A unit with no
-dispatched plots gets an empty route, not an error.
+A route holds the plots a patrol still has to act on: ``dispatched`` (to verify) and
+``positive`` (to eradicate); every stop says which. Analysts and admins plan routes for any
+unit; a patrol only for its own unit (other units are answered 404, as if they did not
+exist); pilots and researchers get 403. A unit with nothing to do gets an empty route, not
+an error.
 """
 
 from __future__ import annotations
@@ -90,12 +92,14 @@ def _export_links(
 
 @router.post("", response_model=RoutePublic, summary="Plan a patrol route")
 def plan_patrol_route(body: RouteRequest, session: SessionDep, user: RouteUser) -> RoutePublic:
-    """Order dispatched plots into a short route from the start point.
+    """Order a unit's plots to verify or eradicate into a short route from the start point.
 
-    Give ``plot_ids`` (each must be dispatched), ``unit`` (all its dispatched plots) or
-    both; a patrol that gives neither gets its own unit's route. The order is nearest
-    neighbour plus 2-opt on geodesic distance; ``total_m`` and each stop's ``leg_m`` /
-    ``cumulative_m`` are metres along the route (open: it ends at the last stop).
+    Give ``plot_ids`` (each must be dispatched or positive), ``unit`` (all its dispatched
+    and positive plots) or both; a patrol that gives neither gets its own unit's route.
+    Each stop's ``task`` says what to do there: ``verify`` or ``eradicate``. The order is
+    nearest neighbour plus 2-opt on geodesic distance; ``total_m`` and each stop's
+    ``leg_m`` / ``cumulative_m`` are metres along the route (open: it ends at the last
+    stop).
     """
     unit = body.unit
     if unit is not None:
@@ -128,10 +132,11 @@ def unit_route(
     ],
     plot_id: Annotated[
         list[int] | None,
-        Query(description="only these plots (repeat the parameter); all dispatched if none"),
+        Query(description="only these plots (repeat the parameter); all open ones if none"),
     ] = None,
 ) -> PatrolRoute:
-    """The route of a unit's dispatched plots (or of some of them) from the start point."""
+    """The route of a unit's plots to verify or eradicate (or of some of them) from the
+    start point."""
     _check_unit(user, unit)
     return _plan(session, user, start_lon, start_lat, plot_id, unit)
 

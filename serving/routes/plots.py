@@ -25,6 +25,7 @@ from serving.models import AuditEvent, Photo, Plot, User
 from serving.photos import PhotoError, save_photo, stored_file
 from serving.plot_queries import READER_ROLES, count_plots, get_visible_plot, select_plots
 from serving.schemas.plots import (
+    AllowedMove,
     AuditEventPublic,
     AuditEventsPublic,
     DetectionPublic,
@@ -32,6 +33,7 @@ from serving.schemas.plots import (
     SuspectPage,
     SuspectPublic,
     SuspectsPublic,
+    SuspectSummary,
     TransitionCreate,
 )
 
@@ -41,6 +43,9 @@ Reporter = Annotated[User, Depends(require_roles(ADMIN, ANALYST, PATROL))]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"description": "no such plot (or not your unit's)"}
 }
+# Chips and photos are stored under content-derived names and never rewritten, so a browser
+# may keep them for a day; "private" because they are only for the logged-in user.
+IMMUTABLE_FILE = {"Cache-Control": "private, max-age=86400"}
 
 
 class GeoJSONResponse(JSONResponse):
@@ -71,13 +76,33 @@ def _photo_public(photo: Photo) -> PhotoPublic:
     )
 
 
-def _suspect_public(session: Session, plot: Plot) -> SuspectPublic:
+def _allowed_moves(plot: Plot, user: User) -> list[AllowedMove]:
+    """The moves ``user`` may make on ``plot`` now, with the evidence each needs."""
+    rules = lifecycle.allowed_moves(plot.status, plot.assigned_unit, user.role, user.unit)
+    return [
+        AllowedMove.model_validate({"to_status": r.target, "requires": sorted(r.requires)})
+        for r in rules
+    ]
+
+
+def _suspect_summary(plot: Plot, user: User) -> SuspectSummary:
+    feature = plot_feature(plot)
+    return SuspectSummary(
+        id=feature.id,
+        geometry=feature.geometry,
+        properties=feature.properties,
+        allowed_moves=_allowed_moves(plot, user),
+    )
+
+
+def _suspect_public(session: Session, plot: Plot, user: User) -> SuspectPublic:
     feature = plot_feature(plot)
     photos = session.scalars(select(Photo).where(Photo.plot_id == plot.id).order_by(Photo.id))
     return SuspectPublic(
         id=feature.id,
         geometry=feature.geometry,
         properties=feature.properties,
+        allowed_moves=_allowed_moves(plot, user),
         detections=[DetectionPublic.model_validate(d) for d in plot.detections],
         photos=[_photo_public(p) for p in photos],
         history=_history(session, plot.id),
@@ -96,10 +121,13 @@ def list_suspects(
     """Plots matching every given filter, most confident first, as RFC 7946 features.
 
     ``bbox`` is ``minlon,minlat,maxlon,maxlat`` in WGS84 degrees and selects plots whose
-    bounding box intersects it; ``since`` and ``until`` are UTC dates the plot was found on.
+    bounding box intersects it; ``since`` and ``until`` are UTC dates the plot was found on;
+    ``campaign_id`` and ``season_id`` select plots of flights assigned to them. Each feature
+    carries ``allowed_moves``: the statuses you may move it to now, with the evidence each
+    move needs.
     """
     plots = session.scalars(select_plots(user, query).limit(query.limit).offset(query.offset))
-    features = [plot_feature(p) for p in plots]
+    features = [_suspect_summary(p, user) for p in plots]
     return SuspectsPublic(
         features=features,
         count=len(features),
@@ -117,8 +145,9 @@ def list_suspects(
     summary="One suspect with plants, photos and history",
 )
 def get_suspect(plot_id: int, session: SessionDep, user: Reader) -> SuspectPublic:
-    """The plot as a GeoJSON Feature, with its detected plants, photos and audit history."""
-    return _suspect_public(session, get_visible_plot(session, user, plot_id))
+    """The plot as a GeoJSON Feature, with its detected plants, photos, audit history and
+    the moves you may make on it now (``allowed_moves``)."""
+    return _suspect_public(session, get_visible_plot(session, user, plot_id), user)
 
 
 @router.get(
@@ -128,12 +157,13 @@ def get_suspect(plot_id: int, session: SessionDep, user: Reader) -> SuspectPubli
     summary="Evidence chip (JPEG)",
 )
 def get_chip(plot_id: int, session: SessionDep, settings: SettingsDep, user: Reader) -> Response:
-    """The image the scan cut around the plot, as the analyst reviews it."""
+    """The image the scan cut around the plot, as the analyst reviews it (a chip never
+    changes once written: browsers may cache it for a day)."""
     plot = get_visible_plot(session, user, plot_id)
     path = stored_file(settings.storage_root(), plot.chip_path)
     if path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"suspect {plot_id} has no chip")
-    return FileResponse(path, media_type="image/jpeg")
+    return FileResponse(path, media_type="image/jpeg", headers=IMMUTABLE_FILE)
 
 
 @router.get(
@@ -193,7 +223,7 @@ def transition(
         session.rollback()
         raise HTTPException(exc.http_status, str(exc)) from exc
     session.commit()
-    return _suspect_public(session, get_visible_plot(session, user, plot_id))
+    return _suspect_public(session, get_visible_plot(session, user, plot_id), user)
 
 
 @router.post(
@@ -266,10 +296,11 @@ def add_photo(
 def get_photo(
     plot_id: int, photo_id: int, session: SessionDep, settings: SettingsDep, user: Reader
 ) -> Response:
-    """The photo's bytes as uploaded."""
+    """The photo's bytes as uploaded (stored by content hash, never changed: browsers may
+    cache it for a day)."""
     plot = get_visible_plot(session, user, plot_id)
     photo = session.scalar(select(Photo).where(Photo.id == photo_id, Photo.plot_id == plot.id))
     path = stored_file(settings.storage_root(), photo.storage_path) if photo else None
     if photo is None or path is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"suspect {plot_id} has no photo {photo_id}")
-    return FileResponse(path, media_type=photo.content_type)
+    return FileResponse(path, media_type=photo.content_type, headers=IMMUTABLE_FILE)

@@ -72,6 +72,9 @@ class FlightPublic(BaseModel):
         area_ha: Area of the valid data (the footprint), hectares.
         footprint: Outline of the valid data, GeoJSON geometry in WGS84.
         bbox: ``[min_lon, min_lat, max_lon, max_lat]`` of the footprint, degrees.
+        campaign_id: The campaign the flight is assigned to; None when unassigned.
+        season_id: The campaign's season it counts for; None when unassigned or when its
+            capture date falls in no season.
         latest_job: The most recent scan job of the flight.
     """
 
@@ -93,6 +96,8 @@ class FlightPublic(BaseModel):
     area_ha: float
     footprint: dict[str, Any]
     bbox: list[float]
+    campaign_id: int | None = None
+    season_id: int | None = None
     created_by: int | None
     created_at: datetime
     latest_job: JobPublic | None = None
@@ -119,6 +124,8 @@ class FlightPublic(BaseModel):
             area_ha=flight.area_ha,
             footprint=json.loads(flight.footprint_geojson),
             bbox=[flight.min_lon, flight.min_lat, flight.max_lon, flight.max_lat],
+            campaign_id=flight.campaign_id,
+            season_id=flight.season_id,
             created_by=flight.created_by,
             created_at=as_utc(flight.created_at) or flight.created_at,
             latest_job=JobPublic.from_job(latest_job) if latest_job is not None else None,

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from serving.lifecycle import Evidence
+
 Status = Literal[
     "new",
     "suspect",
@@ -82,6 +84,12 @@ class SuspectFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     flight_id: int | None = Field(default=None, description="only plots of this flight")
+    campaign_id: int | None = Field(
+        default=None, description="only plots of flights assigned to this campaign"
+    )
+    season_id: int | None = Field(
+        default=None, description="only plots of flights assigned to this season"
+    )
     status: list[Status] = Field(default_factory=list, description="any of these (repeatable)")
     class_name: str | None = Field(default=None, max_length=32, description="e.g. poppy")
     min_confidence: float | None = Field(
@@ -168,11 +176,32 @@ class SuspectFeature(BaseModel):
     properties: SuspectProperties
 
 
+class AllowedMove(BaseModel):
+    """A move the requesting user may make on the plot now (``serving.lifecycle.RULES``
+    for the user's role and unit), and the evidence the move must carry.
+
+    ``requires`` names request fields: ``assigned_unit``, ``plant_count``, and
+    ``position`` for ``lon`` and ``lat`` together.
+    """
+
+    to_status: Status
+    requires: list[Evidence]
+
+
+class SuspectSummary(SuspectFeature):
+    """A plot as the suspect list returns it: the Feature, plus ``allowed_moves`` (a
+    foreign member) for the user who asked."""
+
+    allowed_moves: list[AllowedMove] = Field(
+        description="statuses this user may move the plot to now, in lifecycle order"
+    )
+
+
 class SuspectsPublic(BaseModel):
     """One page of plots as an RFC 7946 FeatureCollection (with paging members)."""
 
     type: Literal["FeatureCollection"] = "FeatureCollection"
-    features: list[SuspectFeature]
+    features: list[SuspectSummary]
     count: int = Field(description="features on this page")
     total: int = Field(description="plots matching the filter")
     limit: int
@@ -249,8 +278,9 @@ class AuditFilter(BaseModel):
     offset: int = Field(default=0, ge=0)
 
 
-class SuspectPublic(SuspectFeature):
-    """A plot with its plants, field photos and history (foreign members of the Feature)."""
+class SuspectPublic(SuspectSummary):
+    """A plot with its plants, field photos, history and the moves the requesting user may
+    make (foreign members of the Feature)."""
 
     detections: list[DetectionPublic]
     photos: list[PhotoPublic]

@@ -10,11 +10,12 @@ from serving.campaigns.dispatch import MAX_STOPS, PatrolRoute, RouteStop
 
 
 class RouteRequest(BaseModel):
-    """Plan a route from a start point through dispatched plots.
+    """Plan a route from a start point through the plots a patrol has to act on:
+    ``dispatched`` (to verify) and ``positive`` (to eradicate).
 
-    Name the plots (``plot_ids``), the unit (``unit``: all its dispatched plots), or both
-    (the plots, each of which must be dispatched to that unit). A patrol may leave both out
-    to route its own unit.
+    Name the plots (``plot_ids``), the unit (``unit``: all its plots to verify or
+    eradicate), or both (the plots, each of which must be that unit's). A patrol may leave
+    both out to route its own unit.
 
     Attributes:
         start_lon: Start point, WGS84 longitude, degrees.
@@ -33,6 +34,8 @@ class RouteStopPublic(BaseModel):
     Attributes:
         leg_m: Geodesic distance from the previous stop (the start for stop 1), metres.
         cumulative_m: Distance along the route from the start to this stop, metres.
+        status: ``dispatched`` (to verify) or ``positive`` (to eradicate).
+        task: What the patrol does there: ``verify`` or ``eradicate``.
         lon: Plot centroid, WGS84 longitude, degrees.
         lat: Plot centroid, WGS84 latitude, degrees.
         area_m2: Plot area, square metres.
@@ -44,6 +47,8 @@ class RouteStopPublic(BaseModel):
     flight_id: int
     class_name: str
     unit: str
+    status: str
+    task: str
     lon: float
     lat: float
     area_m2: float
@@ -63,6 +68,8 @@ class RouteStopPublic(BaseModel):
             flight_id=site.flight_id,
             class_name=site.class_name,
             unit=site.unit,
+            status=site.status,
+            task=site.task,
             lon=site.lon,
             lat=site.lat,
             area_m2=site.area_m2,

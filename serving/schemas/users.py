@@ -59,3 +59,22 @@ class UsersPublic(BaseModel):
 
     data: list[UserPublic]
     count: int
+
+
+class UnitPublic(BaseModel):
+    """A patrol unit: a name that active patrol accounts share.
+
+    Attributes:
+        name: The unit, as plots are dispatched to it (``assigned_unit``).
+        members: Active patrol accounts in the unit.
+    """
+
+    name: str
+    members: int
+
+
+class UnitsPublic(BaseModel):
+    """Patrol units, by name."""
+
+    data: list[UnitPublic]
+    count: int

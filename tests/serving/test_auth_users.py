@@ -71,6 +71,42 @@ def test_bad_account_bodies_get_422_and_create_nothing(server: Server) -> None:
     assert not {"x y", "shorty", "boss"} & set(names)
 
 
+def test_units_are_the_active_patrols_units_with_their_members(server: Server) -> None:
+    admin = server.headers("admin")
+
+    def create(username: str, role: str, unit: str) -> int:
+        body = {"username": username, "password": "long-enough-1", "role": role, "unit": unit}
+        response = server.client.post("/api/users", json=body, headers=admin)
+        assert response.status_code == 201, response.text
+        user_id: int = response.json()["id"]
+        return user_id
+
+    create("pam", "patrol", "Unit 7")
+    gone = create("gus", "patrol", "Unit 9")
+    retired = create("ret", "patrol", "Unit 3")  # the only member of Unit 3
+    create("nob", "patrol", "")  # a patrol not yet in a unit
+    create("pio", "pilot", "Drone team 2")  # pilots' units are not patrol units
+    for user_id in (gone, retired):
+        off = server.client.patch(f"/api/users/{user_id}", json={"active": False}, headers=admin)
+        assert off.status_code == 200
+    everyone = [{"name": "Unit 7", "members": 2}, {"name": "Unit 9", "members": 1}]
+    for who in ("admin", "ana"):
+        response = server.client.get("/api/units", headers=server.headers(who))
+        assert response.status_code == 200, response.text
+        assert response.json() == {"data": everyone, "count": 2}, who
+    # A patrol sees its own unit only; a patrol without a unit sees none.
+    own = server.client.get("/api/units", headers=server.headers("pete")).json()
+    assert own == {"data": [{"name": "Unit 9", "members": 1}], "count": 1}
+    nob = server.client.post(
+        "/api/auth/token", data={"username": "nob", "password": "long-enough-1"}
+    )
+    nob_headers = {"Authorization": f"Bearer {nob.json()['access_token']}"}
+    assert server.client.get("/api/units", headers=nob_headers).json() == {"data": [], "count": 0}
+    for who in ("pia", "rita"):
+        assert server.client.get("/api/units", headers=server.headers(who)).status_code == 403
+    assert server.client.get("/api/units").status_code == 401
+
+
 def test_admin_changes_are_audited_and_the_log_cannot_be_rewritten(server: Server) -> None:
     admin = server.headers("admin")
     body = {"username": "audited", "password": "long-enough-1", "role": "analyst"}
@@ -100,7 +136,7 @@ def test_admin_changes_are_audited_and_the_log_cannot_be_rewritten(server: Serve
 def test_openapi_documents_every_route(server: Server) -> None:
     schema = server.client.get("/openapi.json").json()
     assert schema["info"]["title"] == "poppyscan"
-    for path in ("/api/auth/token", "/api/users"):
+    for path in ("/api/auth/token", "/api/users", "/api/units"):
         assert path in schema["paths"]
     assert server.client.get("/api/health").json()["status"] == "ok"
 

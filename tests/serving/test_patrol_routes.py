@@ -1,9 +1,11 @@
 """Patrol routes and dispatch sheets: order, distances, GPX/KML/HTML, access and errors.
 
-Plots go into the database directly (Flight + Job + Plot rows). Unit 7's four dispatched
-plots lie on the parallel 22° N east of the start point (105° E) at 100, 250, 400 and
-600 m, inserted out of order, so the best open route visits them west to east and its
-length is the sum of the four geodesic legs between neighbours.
+Plots go into the database directly (Flight + Job + Plot rows). Unit 7's open field work —
+four dispatched plots to verify at 100, 250, 400 and 600 m and one positive plot to
+eradicate at 800 m — lies on the parallel 22° N east of the start point (105° E), inserted
+out of order, so the best open route visits them west to east and its length is the sum of
+the five geodesic legs between neighbours. Plots the unit has finished with (a false alarm,
+an eradicated plot) and plots not yet dispatched are never on a route.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from pyproj import Geod
 from servers import Server, add_people, database, make_settings
 
 from serving.app import create_app
-from serving.campaigns.dispatch import BadStartPointError, Site, build_route
+from serving.campaigns.dispatch import TASKS, BadStartPointError, Site, build_route
 from serving.campaigns.route_exports import chip_data_uri, dms, render_dispatch_sheet
+from serving.lifecycle import FIELD_STATUSES
 from serving.models import Flight, Job, Plot
 
 GEOD = Geod(ellps="WGS84")
@@ -38,13 +41,16 @@ START = (105.0, 22.0)  # lon, lat
 PLOTS = {
     "c": (400.0, "Unit 7", "dispatched", True),
     "a": (100.0, "Unit 7", "dispatched", True),
+    "e": (800.0, "Unit 7", "positive", False),
     "d": (600.0, "Unit 7", "dispatched", False),
     "b": (250.0, "Unit 7", "dispatched", False),
-    "reviewed": (50.0, "", "reviewed", False),
-    "verified": (20.0, "Unit 7", "verified", False),
+    "reviewed": (50.0, "", "suspect", False),
+    "verified": (20.0, "Unit 7", "false_alarm", False),
+    "done": (700.0, "Unit 7", "eradicated", False),
     "other": (300.0, "Unit 9", "dispatched", False),
 }
-ROUTE = ["a", "b", "c", "d"]
+ROUTE = ["a", "b", "c", "d", "e"]
+TO_ERADICATE = "e"
 
 
 def _east(metres: float) -> tuple[float, float]:
@@ -110,6 +116,7 @@ def _seed(server: Server) -> dict[str, int]:
                 geometry_geojson="{}",
                 chip_path=chip_path,
                 assigned_unit=unit,
+                reported_plant_count=7 if status == "positive" else None,
             )
             session.add(plot)
             session.flush()
@@ -157,6 +164,12 @@ def _query(**extra: object) -> dict[str, object]:
     return {"start_lon": START[0], "start_lat": START[1], **extra}
 
 
+def _stop_html(sheet: str, plot_id: int) -> str:
+    """The dispatch sheet's block of one stop."""
+    start = sheet.index(f'id="plot-{plot_id}"')
+    return sheet[start : sheet.index("</section>", start)]
+
+
 def test_route_visits_unit_plots_in_the_shortest_order(seeded: Seeded) -> None:
     ids = seeded.ids
     response = seeded.client.post(
@@ -165,7 +178,7 @@ def test_route_visits_unit_plots_in_the_shortest_order(seeded: Seeded) -> None:
     assert response.status_code == 200, response.text
     route = response.json()
     assert [s["plot_id"] for s in route["stops"]] == [ids[n] for n in ROUTE]
-    assert [s["number"] for s in route["stops"]] == [1, 2, 3, 4]
+    assert [s["number"] for s in route["stops"]] == [1, 2, 3, 4, 5]
     points = [START, *(_east(PLOTS[n][0]) for n in ROUTE)]
     legs = [GEOD.inv(*p, *q)[2] for p, q in itertools.pairwise(points)]
     assert [s["leg_m"] for s in route["stops"]] == pytest.approx(legs, abs=0.01)
@@ -173,13 +186,16 @@ def test_route_visits_unit_plots_in_the_shortest_order(seeded: Seeded) -> None:
         list(itertools.accumulate(legs)), abs=0.01
     )
     assert route["total_m"] == pytest.approx(_path_m(points), abs=0.01)
-    assert route["total_m"] == pytest.approx(600.0, abs=0.05)  # all on one line
+    assert route["total_m"] == pytest.approx(800.0, abs=0.05)  # all on one line
     best = min(
         _path_m([START, *(_east(PLOTS[n][0]) for n in p)]) for p in itertools.permutations(ROUTE)
     )
     assert route["total_m"] == pytest.approx(best, abs=0.01)
-    assert route["count"] == 4 and route["unit"] == "Unit 7"
-    assert [s["has_chip"] for s in route["stops"]] == [True, False, True, False]
+    assert route["count"] == 5 and route["unit"] == "Unit 7"
+    assert [s["has_chip"] for s in route["stops"]] == [True, False, True, False, False]
+    # Plots to verify and the positive plot to eradicate share one route.
+    assert [s["status"] for s in route["stops"]] == [PLOTS[n][2] for n in ROUTE]
+    assert [s["task"] for s in route["stops"]] == ["verify"] * 4 + ["eradicate"]
     assert route["exports"]["gpx"].startswith("/api/routes/Unit%207.gpx?start_lon=105.0")
 
     # A patrol routes its own unit without naming it; explicit ids route just those.
@@ -193,6 +209,17 @@ def test_route_visits_unit_plots_in_the_shortest_order(seeded: Seeded) -> None:
     assert some.status_code == 200, some.text
     assert [s["plot_id"] for s in some.json()["stops"]] == [ids["a"], ids["d"]]
     assert some.json()["total_m"] == pytest.approx(_path_m([START, _east(100), _east(600)]))
+    positive = seeded.client.post(
+        "/api/routes",
+        json={**_query(), "plot_ids": [ids[TO_ERADICATE]], "unit": "Unit 7"},
+        headers=seeded.headers("pat"),
+    )
+    assert positive.status_code == 200, positive.text
+    assert [s["task"] for s in positive.json()["stops"]] == ["eradicate"]
+
+
+def test_a_route_holds_every_status_a_patrol_acts_on() -> None:
+    assert set(FIELD_STATUSES) == {"dispatched", "positive"} == set(TASKS)
 
 
 def test_gpx_kml_and_dispatch_sheet_follow_the_route(seeded: Seeded) -> None:
@@ -215,13 +242,15 @@ def test_gpx_kml_and_dispatch_sheet_follow_the_route(seeded: Seeded) -> None:
     got = [float(p.get(axis, "nan")) for p in rtepts for axis in ("lon", "lat")]
     assert got == pytest.approx([v for point in (START, *points) for v in point])
     wpts = root.findall(f"{GPX}wpt")
-    assert len(wpts) == 4
+    assert len(wpts) == 5
     by_name = {w.findtext(f"{GPX}name"): w for w in wpts}
     for i, (pid, (lon, lat)) in enumerate(zip(order, points, strict=True), 1):
         wpt = by_name[f"{i:02d} Plot {pid}"]
         assert float(wpt.get("lon", "nan")) == pytest.approx(lon)
         assert float(wpt.get("lat", "nan")) == pytest.approx(lat)
         assert "plant(s)" in (wpt.findtext(f"{GPX}desc") or "")
+    tasks = [(w.findtext(f"{GPX}desc") or "").split(":")[0] for w in wpts]
+    assert tasks == ["to verify"] * 4 + ["to eradicate"]
     # GPX 1.1 puts every wpt before the rte.
     assert [c.tag for c in root][-1] == f"{GPX}rte"
     subset = seeded.client.get(
@@ -238,6 +267,10 @@ def test_gpx_kml_and_dispatch_sheet_follow_the_route(seeded: Seeded) -> None:
     assert line == pytest.approx([v for point in (START, *points) for v in point])
     names = [p.findtext(f"{KML}name") for p in doc.iter(f"{KML}Placemark")]
     assert names[2:] == [f"{i:02d} Plot {pid}" for i, pid in enumerate(order, 1)]
+    kml_tasks = [
+        d.findtext(f"{KML}value") for d in doc.iter(f"{KML}Data") if d.get("name") == "task"
+    ]
+    assert kml_tasks == ["verify"] * 4 + ["eradicate"]
 
     sheet = seeded.client.get("/api/routes/Unit 7.html", params=_query(), headers=headers)
     assert sheet.status_code == 200, sheet.text
@@ -246,7 +279,12 @@ def test_gpx_kml_and_dispatch_sheet_follow_the_route(seeded: Seeded) -> None:
     positions = [html.index(f'id="plot-{pid}"') for pid in order]
     assert positions == sorted(positions)
     assert html.count('src="data:image/jpeg;base64,') == 2
-    assert html.count("no evidence chip") == 2
+    assert html.count("no evidence chip") == 3
+    # Each stop offers the outcomes a patrol may report there.
+    verify, eradicate = _stop_html(html, ids["a"]), _stop_html(html, ids[TO_ERADICATE])
+    assert "Positive" in verify and "False alarm" in verify and "Eradicated" not in verify
+    assert "Eradicated" in eradicate and "False alarm" not in eradicate
+    assert "eradicate (confirmed positive)" in eradicate and "Plants (counted)" in eradicate
     assert "http://" not in html and "https://" not in html
     assert "@media print" in html and "Unit 7" in html
     assert f"{points[0][1]:.6f}, {points[0][0]:.6f}" in html
@@ -287,14 +325,15 @@ def test_bad_requests_are_refused_and_empty_units_get_empty_routes(seeded: Seede
         "/api/routes", json={**_query(), "plot_ids": [ids["a"], ids["reviewed"]]}, headers=ana
     )
     assert mixed.status_code == 409
-    assert f"plot {ids['reviewed']} is reviewed" in mixed.json()["detail"]
-    visited = seeded.client.post(
-        "/api/routes",
-        json={**_query(), "plot_ids": [ids["verified"]]},
-        headers=seeded.headers("pat"),
-    )
-    assert visited.status_code == 409
-    assert f"plot {ids['verified']} is verified" in visited.json()["detail"]
+    assert f"plot {ids['reviewed']} is suspect" in mixed.json()["detail"]
+    for finished, status in (("verified", "false_alarm"), ("done", "eradicated")):
+        visited = seeded.client.post(
+            "/api/routes",
+            json={**_query(), "plot_ids": [ids[finished]]},
+            headers=seeded.headers("pat"),
+        )
+        assert visited.status_code == 409
+        assert f"plot {ids[finished]} is {status}" in visited.json()["detail"]
     wrong_unit = seeded.client.post(
         "/api/routes", json={**_query(), "plot_ids": [ids["other"]], "unit": "Unit 7"}, headers=ana
     )
@@ -321,7 +360,7 @@ def test_bad_requests_are_refused_and_empty_units_get_empty_routes(seeded: Seede
     root = ET.fromstring(gpx.content)
     assert root.findall(f"{GPX}wpt") == [] and len(root.findall(f"{GPX}rte/{GPX}rtept")) == 1
     sheet = seeded.client.get("/api/routes/Unit 3.html", params=_query(), headers=ana)
-    assert sheet.status_code == 200 and "No dispatched plots" in sheet.text
+    assert sheet.status_code == 200 and "No plots to verify or eradicate" in sheet.text
 
 
 def _site(plot_id: int, lon: float, lat: float, **extra: object) -> Site:
@@ -331,6 +370,7 @@ def _site(plot_id: int, lon: float, lat: float, **extra: object) -> Site:
         "seq": plot_id,
         "class_name": "poppy",
         "unit": "Unit 7",
+        "status": "dispatched",
         "lon": lon,
         "lat": lat,
         "area_m2": 10.0,

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 from httpx import Response
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from scanned import StoredFlight, scanned_server, store_all
 from servers import Server
 from sqlalchemy import select, text
@@ -29,7 +29,7 @@ from detector.plots import Plot as ScanPlot
 from serving import lifecycle
 from serving.db import make_engine, session_factory
 from serving.models import Plot, User
-from serving.photos import stored_file
+from serving.photos import PhotoError, image_format, stored_file
 from serving.schemas.plots import Status
 
 NOW = datetime.now(UTC)
@@ -231,6 +231,66 @@ def test_filters_select_exactly_the_matching_plots(shared: Shared) -> None:
     assert [f["id"] for f in page["features"]] == [f["id"] for f in everything["features"][1:3]]
 
 
+def test_campaign_and_season_filters_go_through_the_flights(shared: Shared) -> None:
+    client, admin = shared.server.client, shared.login("admin")
+    first, second = shared.flights
+    seasons = [
+        {"name": "early", "stage": "seedling", "starts_on": "2020-01-01", "ends_on": "2020-01-31"},
+        {"name": "late", "stage": "capsule", "starts_on": "2020-02-01", "ends_on": "2020-02-28"},
+    ]
+    made = client.post(
+        "/api/campaigns",
+        json={"name": "Filter campaign", "year": 2020, "seasons": seasons},
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    campaign = made.json()
+    early, late = (s["id"] for s in campaign["seasons"])
+    empty = client.post(
+        "/api/campaigns", json={"name": "Empty campaign", "year": 2020}, headers=admin
+    ).json()
+    for flight, season in ((first, early), (second, late)):
+        url = f"/api/campaigns/{campaign['id']}/flights/{flight.flight_id}"
+        assert client.post(url, json={"season_id": season}, headers=admin).status_code == 200
+    everything = set(first.plot_ids.values()) | set(second.plot_ids.values())
+
+    assert _ids(_features(shared, campaign_id=campaign["id"])) == everything
+    assert _ids(_features(shared, season_id=early)) == set(first.plot_ids.values())
+    assert _ids(_features(shared, campaign_id=campaign["id"], season_id=late)) == set(
+        second.plot_ids.values()
+    )
+    assert _ids(
+        _features(shared, campaign_id=campaign["id"], season_id=late, status="dispatched")
+    ) == {shared.unit9}
+    nothing = _features(shared, campaign_id=empty["id"])
+    assert nothing["features"] == [] and nothing["total"] == 0
+    assert _features(shared, campaign_id=999999)["total"] == 0
+    assert _features(shared, campaign_id=empty["id"], season_id=early)["total"] == 0
+    # A patrol still sees only its unit's plots within the campaign.
+    assert _ids(_features(shared, "pat", campaign_id=campaign["id"])) == {shared.unit7}
+    assert _features(shared, "pat", season_id=late)["total"] == 0
+
+    # The exports take the same filters.
+    geojson = client.get(
+        "/api/exports/suspects.geojson", params={"season_id": early}, headers=admin
+    )
+    assert geojson.status_code == 200, geojson.text
+    assert {f["id"] for f in geojson.json()["features"]} == set(first.plot_ids.values())
+    csv_text = client.get(
+        "/api/exports/suspects.csv",
+        params={"campaign_id": campaign["id"], "season_id": late},
+        headers=admin,
+    ).text
+    rows = csv_text.strip().splitlines()
+    assert len(rows) == 1 + len(second.plot_ids)
+    none = client.get(
+        "/api/exports/suspects.geojson", params={"campaign_id": empty["id"]}, headers=admin
+    )
+    assert none.status_code == 200 and none.json()["features"] == []
+    bad = client.get("/api/exports/suspects.kml", params={"campaign_id": "x"}, headers=admin)
+    assert bad.status_code == 422
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -247,6 +307,8 @@ def test_filters_select_exactly_the_matching_plots(shared: Shared) -> None:
         {"since": "2026-05-02", "until": "2026-05-01"},
         {"limit": "0"},
         {"flight_id": "one"},
+        {"campaign_id": "spring"},
+        {"season_id": "1.5"},
         {"stauts": "new"},
     ],
 )
@@ -287,6 +349,65 @@ def test_detail_has_the_scans_plants_and_the_plots_history(shared: Shared) -> No
     assert history.status_code == 200 and history.json()["data"] == body["history"]
 
 
+def _evidence_for(requires: list[str]) -> dict[str, Any]:
+    """Request fields that give exactly the evidence named in ``requires``."""
+    given: dict[str, Any] = {}
+    if "assigned_unit" in requires:
+        given["assigned_unit"] = "Unit 7"
+    if "plant_count" in requires:
+        given["plant_count"] = 5
+    if "position" in requires:
+        given |= {"lon": HERE["lon"], "lat": HERE["lat"]}
+    return given
+
+
+def test_allowed_moves_are_what_the_lifecycle_lets_this_user_do(shared: Shared) -> None:
+    client, login = shared.server.client, shared.login
+    people = {
+        who: client.get("/api/auth/me", headers=login(who)).json()
+        for who in ("admin", "ana", "pat", "pete", "rita")
+    }
+    seen = set()
+    for who, me in people.items():
+        listed = _features(shared, who)
+        assert listed["features"] or me["role"] == "patrol"
+        for feature in listed["features"]:
+            props, moves = feature["properties"], feature["allowed_moves"]
+            detail = client.get(f"/api/suspects/{feature['id']}", headers=login(who)).json()
+            assert detail["allowed_moves"] == moves, (who, feature["id"])
+            # Exactly the targets check() accepts from this user with the evidence named.
+            accepted = []
+            for target in lifecycle.next_statuses(props["status"]):
+                rule = lifecycle.TRANSITIONS[(props["status"], target)]
+                change = lifecycle.Change(target, **_evidence_for(sorted(rule.requires)))
+                try:
+                    lifecycle.check(
+                        props["status"], props["assigned_unit"], me["role"], me["unit"], change
+                    )
+                except lifecycle.NotPermittedError:
+                    continue
+                accepted.append({"to_status": target, "requires": sorted(rule.requires)})
+            assert moves == accepted, (who, props["status"])
+            seen.add((who, props["status"], tuple(m["to_status"] for m in moves)))
+    # The cases the UI relies on, spelled out.
+    assert ("ana", "new", ("suspect", "dismissed")) in seen
+    assert ("ana", "suspect", ("dismissed", "dispatched")) in seen
+    assert ("ana", "dispatched", ()) in seen
+    assert ("admin", "dispatched", ("positive", "false_alarm")) in seen
+    assert ("pat", "dispatched", ("positive", "false_alarm")) in seen
+    assert ("rita", "new", ()) in seen
+    suspect = client.get(f"/api/suspects/{shared.suspect}", headers=login("ana")).json()
+    assert suspect["allowed_moves"][1] == {"to_status": "dispatched", "requires": ["assigned_unit"]}
+    report = client.get(f"/api/suspects/{shared.unit7}", headers=login("pat")).json()
+    assert report["allowed_moves"] == [
+        {"to_status": "positive", "requires": ["plant_count", "position"]},
+        {"to_status": "false_alarm", "requires": ["position"]},
+    ]
+    # The suspect exports stay plain plot data: moves belong to whoever asked.
+    exported = client.get("/api/exports/suspects.geojson", headers=login("ana")).json()
+    assert all("allowed_moves" not in f for f in exported["features"])
+
+
 def test_chip_is_the_scans_jpeg(shared: Shared) -> None:
     first = shared.flights[0]
     seq = next(s for s, i in first.plot_ids.items() if i == shared.unit7)
@@ -295,6 +416,7 @@ def test_chip_is_the_scans_jpeg(shared: Shared) -> None:
     )
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["cache-control"] == "private, max-age=86400"
     assert response.content[:3] == b"\xff\xd8\xff"
     assert response.content == first.scanned.result.chips[seq].read_bytes()
     image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
@@ -403,6 +525,7 @@ def test_photos_are_checked_images_named_by_content(
     fetched = client.get(photo["url"], headers=login("ana"))
     assert fetched.status_code == 200 and fetched.content == jpeg
     assert fetched.headers["content-type"] == "image/jpeg"
+    assert fetched.headers["cache-control"] == "private, max-age=86400"
     kept = sorted(p.name for p in folder.iterdir())
     assert kept == sorted([f"{sha}.jpg", f"{hashlib.sha256(png).hexdigest()}.png"])
 
@@ -443,6 +566,18 @@ def test_lifecycle_table_is_consistent() -> None:
     for role, unit in (("patrol", "Unit 9"), ("patrol", ""), ("analyst", "")):
         with pytest.raises(lifecycle.NotPermittedError):
             lifecycle.check("dispatched", "Unit 7", role, unit, report)
+        assert lifecycle.allowed_moves("dispatched", "Unit 7", role, unit) == ()
+    assert [
+        r.target for r in lifecycle.allowed_moves("dispatched", "Unit 7", "patrol", "Unit 7")
+    ] == [
+        "positive",
+        "false_alarm",
+    ]
+    assert [r.target for r in lifecycle.allowed_moves("positive", "Unit 7", "admin", "")] == [
+        "eradicated"
+    ]
+    assert lifecycle.allowed_moves("closed", "", "admin", "") == ()
+    assert lifecycle.FIELD_STATUSES == ("dispatched", "positive")
 
 
 def test_lifecycle_walk_by_the_right_roles_is_audited(
@@ -473,6 +608,9 @@ def test_lifecycle_walk_by_the_right_roles_is_audited(
     assert report.status_code == 200
     props = report.json()["properties"]
     assert props["status"] == "positive" and props["reported_plant_count"] == 120
+    assert report.json()["allowed_moves"] == [
+        {"to_status": "eradicated", "requires": ["plant_count", "position"]}
+    ]
     erad = move(
         server, login, "pat", found, "eradicated", plant_count=118, lon=104.99855, lat=20.50733
     )
@@ -684,6 +822,29 @@ def test_concurrent_reports_on_one_plot_apply_exactly_once(
         reports = [e for e in detail["history"] if e["from_status"] == "dispatched"]
         assert len(reports) == 1 and reports[0]["to_status"] == detail["properties"]["status"]
         assert detail["properties"]["status"] in statuses
+
+
+def test_photo_check_survives_a_wrapped_image_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ultralytics, once imported, wraps ``Image.open`` and raises ImportError (no HEIF
+    plugin) for files Pillow cannot identify: still a refused photo, not a server error."""
+    real_open = Image.open
+
+    def wrapped(path: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_open(path, *args, **kwargs)
+        except UnidentifiedImageError:
+            raise ModuleNotFoundError("No module named 'pi_heif'") from None
+
+    monkeypatch.setattr(Image, "open", wrapped)
+    notes = tmp_path / "notes.jpg"
+    notes.write_bytes(b"these are field notes, not pixels")
+    with pytest.raises(PhotoError, match="not a readable image"):
+        image_format(notes)
+    good = tmp_path / "good.jpg"
+    good.write_bytes(_jpeg(4))
+    assert image_format(good) == ("jpg", "image/jpeg")
 
 
 def test_storage_paths_stay_inside_the_storage_root(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 One story, as the field team lives it, against a real ``poppyscan serve`` process with its
 embedded worker and the shipped default model: the admin imports the territory grid and
-creates a campaign; the pilot uploads a synthetic flight through the upload page (one chunk's
-connection is dropped on the way, and the upload resumes from the server's offset) and
-watches the scan's live progress; the analyst reviews every suspect with the keyboard,
-looks at one on the map and dispatches the suspects to Unit 7; the patrol, on a phone-sized
-screen with a fixed GPS position, reports the first plot positive and then eradicated with a
-plant count and a photo; the dashboard shows the eradication.
+creates two campaigns; the pilot uploads a synthetic flight into one of them through the
+upload page (one chunk's connection is dropped on the way, and the upload resumes from the
+server's offset), watches the scan's live progress and sees the flight's campaign in the
+flight list; the analyst reviews every suspect with the keyboard, looks at one on the map
+and dispatches the suspects to Unit 7, chosen from the server's list of patrol units; the
+dashboard counts them per campaign; the patrol, on a phone-sized screen with a fixed GPS
+position, reports the first plot positive and then eradicated with a plant count and a
+photo; the dashboard shows the eradication.
 
 Every request whose host is not this machine is blocked and recorded; the test ends by
 asserting there were none. Screenshots of every page are saved under the test's temporary
@@ -183,16 +185,17 @@ class Story:
         return page
 
     def admin_setup(self, grid: Path) -> None:
-        """The admin imports the territory grid and creates a campaign."""
+        """The admin imports the territory grid and creates two campaigns."""
         admin = self.page("admin", viewport=DESKTOP)
         log_in(admin, self.base, "admin")
         admin.goto(f"{self.base}/#/users")
         admin.get_by_label("Grid file").set_input_files(str(grid))
         admin.get_by_role("button", name="Import grid").click()
         admin.get_by_text(re.compile(r"unit\(s\) added")).wait_for()
-        admin.get_by_label("Name", exact=True).fill("Spring campaign")
-        admin.get_by_role("button", name="Create campaign").click()
-        admin.get_by_text("Spring campaign (").wait_for()
+        for name in ("Spring campaign", "Autumn campaign"):
+            admin.get_by_label("Name", exact=True).fill(name)
+            admin.get_by_role("button", name="Create campaign").click()
+            admin.get_by_text(f"{name} (").wait_for()
         self.shots.take(admin, "admin-setup")
 
     def pilot_upload(self, raster: Path) -> tuple[int, int]:
@@ -233,6 +236,8 @@ class Story:
         job.locator(".badge.status-done").wait_for(timeout=SCAN_TIMEOUT_MS)
         found = _number(r"(\d+) suspected", job.inner_text())
         assert found >= 3, f"the default model found only {found} plot(s)"
+        flights = pilot.locator("section", has=pilot.locator("#flights-title"))
+        flights.get_by_role("cell", name=re.compile(f"^Spring campaign \\({YEAR}\\)")).wait_for()
         self.shots.take(pilot, "upload-done")
         return flight_id, found
 
@@ -280,7 +285,12 @@ class Story:
 
         ana.goto(f"{self.base}/#/dispatch")
         ana.get_by_role("heading", name="Ready to dispatch (2)").wait_for()
-        ana.get_by_label("Patrol unit").fill(UNIT)
+        units = ana.get_by_label("Patrol unit")
+        units.locator(f"option[value='{UNIT}']").wait_for(state="attached")
+        assert units.evaluate("(s) => s.tagName") == "SELECT", "units come from the server"
+        offered = units.evaluate("(s) => [...s.options].map((o) => o.value).filter(Boolean)")
+        assert offered == [UNIT], offered
+        units.select_option(UNIT)
         ana.get_by_role("button", name="Dispatch 2 selected").click()
         ana.get_by_role("rowheader", name=UNIT).wait_for()
         ana.get_by_role("link", name="Route GPX").wait_for()
@@ -290,6 +300,16 @@ class Story:
         ana.get_by_text(re.compile("^Updated ")).wait_for()
         assert _kpi(ana, "Eradicated") == "0"
         assert _kpi(ana, "In the field") == "2"
+        # Per campaign: the flight is in the spring campaign, none is in the autumn one.
+        for campaign, in_field in (("Autumn", "0"), ("Spring", "2"), ("All", "2")):
+            label = f"{campaign} campaign ({YEAR})" if campaign != "All" else "All campaigns"
+            ana.get_by_label("Campaign", exact=True).select_option(label=label)
+            ana.wait_for_function(
+                "(n) => [...document.querySelectorAll('.kpi')].some((k) => "
+                "k.querySelector('.kpi-label').textContent === 'In the field' && "
+                "k.querySelector('.kpi-value').textContent === n)",
+                arg=in_field,
+            )
 
     def patrol_reports(self, photo: Path) -> None:
         """The patrol, on a phone, reports the first plot of its route positive, then

@@ -394,6 +394,44 @@ def test_duplicates_roles_tokens_unknown_ids_and_openapi(server: Server, tif: Pa
     assert "multipart/form-data" in paths["/api/flights"]["post"]["requestBody"]["content"]
 
 
+def test_flights_show_their_campaign_and_season(server: Server, tif: Path) -> None:
+    pilot, analyst = server.headers("pia"), server.headers("ana")
+    created = upload_multipart(server, pilot, tif, captured_on="2024-03-02")
+    assert created.status_code == 201, created.text
+    flight = created.json()["flight"]
+    assert (flight["campaign_id"], flight["season_id"]) == (None, None)
+    seasons = [
+        {"name": "winter", "stage": "seedling", "starts_on": "2024-01-01", "ends_on": "2024-02-29"},
+        {
+            "name": "spring",
+            "stage": "flowering",
+            "starts_on": "2024-03-01",
+            "ends_on": "2024-04-30",
+        },
+    ]
+    campaign = server.client.post(
+        "/api/campaigns", json={"name": "2024", "year": 2024, "seasons": seasons}, headers=analyst
+    ).json()
+    spring = next(s["id"] for s in campaign["seasons"] if s["name"] == "spring")
+    url = f"/api/campaigns/{campaign['id']}/flights/{flight['id']}"
+    assert server.client.post(url, json={}, headers=pilot).status_code == 200
+    for who in (pilot, analyst):
+        one = server.client.get(f"/api/flights/{flight['id']}", headers=who).json()
+        assert (one["campaign_id"], one["season_id"]) == (campaign["id"], spring)
+        listed = server.client.get("/api/flights", headers=who).json()["data"]
+        assert [(f["campaign_id"], f["season_id"]) for f in listed] == [(campaign["id"], spring)]
+    # A flight whose capture date falls in no season is in the campaign, in no season.
+    other = server.client.post(
+        "/api/campaigns",
+        json={"name": "2023", "year": 2023, "seasons": seasons[:1]},
+        headers=analyst,
+    ).json()
+    moved = f"/api/campaigns/{other['id']}/flights/{flight['id']}"
+    assert server.client.post(moved, json={}, headers=analyst).status_code == 200
+    one = server.client.get(f"/api/flights/{flight['id']}", headers=analyst).json()
+    assert (one["campaign_id"], one["season_id"]) == (other["id"], None)
+
+
 def test_only_admins_delete_and_never_a_flight_under_review(server: Server, tif: Path) -> None:
     pilot, admin = server.headers("pia"), server.headers("admin")
     created = upload_multipart(server, pilot, tif).json()

@@ -19,8 +19,10 @@ function kpi(label, value, note, tone = '') {
     note ? h('div', { class: 'kpi-note' }, note) : null);
 }
 
-async function statusCounts() {
-  const counts = await Promise.all(STATUSES.map((status) => api(`/api/suspects${query({ status, limit: 1 })}`, { quiet: true })
+/** How many plots are in each status: all of them, or those of one campaign's flights. */
+async function statusCounts(campaign) {
+  const scope = { campaign_id: campaign || null, limit: 1 };
+  const counts = await Promise.all(STATUSES.map((status) => api(`/api/suspects${query({ status, ...scope })}`, { quiet: true })
     .then((page) => page.total).catch(() => 0)));
   return Object.fromEntries(STATUSES.map((s, i) => [s, counts[i]]));
 }
@@ -101,14 +103,14 @@ export function mount(root, { user, params }) {
   async function renderKpis() {
     const [stats, counts, cells, revisits] = await Promise.all([
       api(`/api/stats${query({ group_by: 'month', campaign_id: state.campaign || null })}`),
-      statusCounts(),
+      statusCounts(state.campaign),
       api(`/api/ledger/cells${scope()}`, { quiet: true }).catch(() => null),
       api(`/api/revisits${query({ due_by: new Date().toISOString().slice(0, 10), not_flown: true })}`, { quiet: true }).catch(() => []),
     ]);
     const t = stats.total;
     fill(kpis,
       kpi('Plots found', int(t.found), `${area(t.area_found_m2)} in total`),
-      kpi('Awaiting review', int(counts.new), 'all flights', counts.new ? 'tone-warn' : ''),
+      kpi('Awaiting review', int(counts.new), state.campaign ? "this campaign's flights" : 'all flights', counts.new ? 'tone-warn' : ''),
       kpi('To dispatch', int(counts.suspect), 'reviewed suspects'),
       kpi('In the field', int(counts.dispatched + counts.positive), `${int(counts.positive)} confirmed, not yet eradicated`),
       kpi('Eradicated', int(t.eradicated), `${int(t.plants_eradicated)} plants · ${area(t.area_eradicated_m2)}`, 'tone-ok'),

@@ -7,7 +7,7 @@ import { area, int, label, pct, when } from './format.js';
 import { href } from './router.js';
 import { badge } from './status.js';
 import { toast } from './toast.js';
-import { rememberUnit, unitInput } from './units.js';
+import { rememberUnit, unitPicker } from './units.js';
 
 const PARALLEL = 4;
 
@@ -80,7 +80,7 @@ export function mount(root) {
         h('td', { class: 'num' }, int(p.plant_count)), h('td', { class: 'num' }, area(p.area_m2)),
         h('td', {}, `#${p.flight_id}`), h('td', {}, when(p.created_at)));
     });
-    const { input, list } = unitInput({ name: 'unit', 'aria-label': 'Patrol unit' });
+    const unit = unitPicker({ id: 'dispatch-unit' });
     const count = () => [...boxes.values()].filter((b) => b.checked).length;
     const send = h('button', { class: 'btn btn-primary', type: 'submit' });
     const status = h('span', { class: 'muted', 'aria-live': 'polite' });
@@ -89,19 +89,19 @@ export function mount(root) {
     for (const b of boxes.values()) b.addEventListener('change', update);
     update();
     const form = h('form', { class: 'inline-form dispatch-form' },
-      h('label', { for: input.id || (input.id = 'dispatch-unit') }, 'Patrol unit'), input, list, send, status);
+      h('label', { for: 'dispatch-unit' }, 'Patrol unit'), unit.element, send, status);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const unit = input.value.trim();
-      if (!unit) return;
+      const to = unit.value;
+      if (!to) return;
       const chosen = features.filter((f) => boxes.get(f).checked);
       send.disabled = true;
       const failures = await runAll(chosen,
-        (f) => api(`/api/suspects/${f.id}/transitions`, { json: { to_status: 'dispatched', assigned_unit: unit }, quiet: true }),
+        (f) => api(`/api/suspects/${f.id}/transitions`, { json: { to_status: 'dispatched', assigned_unit: to }, quiet: true }),
         (done, total) => { status.textContent = `Dispatching ${done} of ${total}…`; });
-      rememberUnit(unit);
+      rememberUnit(to);
       const sent = chosen.length - failures.length;
-      if (sent) toast(`${sent} plot(s) dispatched to ${unit}.`, 'success');
+      if (sent) toast(`${sent} plot(s) dispatched to ${to}.`, 'success');
       for (const [f, err] of failures.slice(0, 3)) toast(`Plot ${f.id} was not dispatched: ${err.message}`, 'error');
       if (failures.length > 3) toast(`${failures.length - 3} more plot(s) were not dispatched.`, 'error');
       refresh();
@@ -116,11 +116,11 @@ export function mount(root) {
         h('tbody', {}, rows))));
   }
 
+  // The unit's route covers all its open work: plots to verify and positives to eradicate.
   async function unitLinks(unit, features) {
-    const dispatched = features.filter((f) => f.properties.status === 'dispatched');
     const links = [];
-    if (dispatched.length) {
-      const start = centre(dispatched);
+    if (features.length) {
+      const start = centre(features);
       try {
         const route = await api('/api/routes', { json: { unit, start_lon: start.lon, start_lat: start.lat }, quiet: true });
         links.push(h('a', { class: 'btn btn-small', href: route.exports.html, target: '_blank', rel: 'noopener' }, 'Printable sheet'),
@@ -163,7 +163,8 @@ export function mount(root) {
 
   async function renderBack() {
     fill(backBox, h('h2', { id: 'back-title' }, 'Back from the field'), spinner());
-    const { features } = await allSuspects({ status: ['eradicated', 'false_alarm'] });
+    const { features: back } = await allSuspects({ status: ['eradicated', 'false_alarm'] });
+    const features = back.filter((f) => f.allowed_moves.some((m) => m.to_status === 'closed'));
     const title = h('h2', { id: 'back-title' }, `Back from the field (${features.length})`);
     if (!features.length) {
       fill(backBox, title, h('p', { class: 'muted' }, 'Nothing to close.'));

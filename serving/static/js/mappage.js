@@ -156,8 +156,13 @@ export function mount(root, { user, params }) {
       api('/api/campaigns', { quiet: true }).catch(() => ({ data: [] })),
     ]);
     state.flights = flights.data;
+    const campaignNames = new Map(campaigns.data.map((c) => [c.id, c.name]));
+    const flightLabel = (f) => {
+      const campaign = campaignNames.get(f.campaign_id);
+      return campaign ? `${f.name} (#${f.id}) · ${campaign}` : `${f.name} (#${f.id})`;
+    };
     flightSelect.replaceChildren(h('option', { value: '' }, `All flights (${flights.count})`),
-      ...flights.data.map((f) => h('option', { value: String(f.id) }, `${f.name} (#${f.id})`)));
+      ...flights.data.map((f) => h('option', { value: String(f.id) }, flightLabel(f))));
     flightSelect.value = state.flight;
     campaignSelect.replaceChildren(h('option', { value: '' }, 'All campaigns'),
       ...campaigns.data.map((c) => h('option', { value: String(c.id) }, `${c.name} (${c.year})`)));

@@ -1,18 +1,19 @@
 // The patrol's page, made for a phone: my assignments on a map and as a list in route
-// order, navigation links, downloads, and the report form for each plot.
+// order, navigation links, downloads, and the report form for each plot. The server's route
+// covers all of a unit's open work: plots to verify (dispatched) and to eradicate (positive).
 
 import { api, allSuspects, query } from './api.js';
 import { h, fill, empty, spinner } from './dom.js';
 import { area, distance, haversine, int, label, latlon, plural } from './format.js';
 import { follow, geoUri, lastPosition, locate } from './geo.js';
 import { L, createMap, orthoLayer } from './map.js';
-import { openReport } from './report-form.js';
+import { fieldMoves, openReport } from './report-form.js';
 import { replaceParams } from './router.js';
 import { STATUS_LABEL, badge } from './status.js';
 import { toast } from './toast.js';
-import { unitInput } from './units.js';
+import { unitPicker } from './units.js';
 
-/** Order ``features`` by nearest neighbour from ``start`` (lat/lon), for plots no route covers. */
+/** Order ``features`` by nearest neighbour from ``start`` (lat/lon), when no route could be planned. */
 function nearestFirst(features, start) {
   const left = [...features];
   const out = [];
@@ -51,20 +52,20 @@ export function mount(root, { user, params }) {
   const downloads = h('details', { class: 'downloads' },
     h('summary', {}, 'Downloads: GPX, KML, printable sheet'), downloadLinks);
   const list = h('ol', { class: 'stop-list', 'aria-label': 'Assignments in route order' });
-  let unitPicker = null;
+  let unitForm = null;
   if (!isPatrol) {
-    const { input, list: options } = unitInput({ 'aria-label': 'Patrol unit', value: state.unit });
+    const unit = unitPicker({ value: state.unit });
     const go = h('button', { class: 'btn btn-small', type: 'submit' }, 'Show');
-    unitPicker = h('form', { class: 'inline-form' }, input, options, go);
-    unitPicker.addEventListener('submit', (e) => {
+    unitForm = h('form', { class: 'inline-form' }, unit.element, go);
+    unitForm.addEventListener('submit', (e) => {
       e.preventDefault();
-      state.unit = input.value.trim();
+      state.unit = unit.value;
       replaceParams({ unit: state.unit });
       load();
     });
   }
   fill(root, h('div', { class: 'page page-patrol' },
-    h('div', { class: 'page-head' }, h('h1', {}, isPatrol ? `My patrol · ${user.unit || 'no unit'}` : 'Patrol view'), unitPicker),
+    h('div', { class: 'page-head' }, h('h1', {}, isPatrol ? `My patrol · ${user.unit || 'no unit'}` : 'Patrol view'), unitForm),
     headline,
     h('p', { class: 'position-bar' }, whereText, ' ', locateButton),
     mapEl,
@@ -96,8 +97,9 @@ export function mount(root, { user, params }) {
 
   function card(stop, number) {
     const p = stop.feature.properties;
-    const report = h('button', { class: 'btn btn-primary', type: 'button' }, p.status === 'positive' ? 'Report eradication' : 'Report');
-    report.addEventListener('click', () => openReport(stop.feature, {
+    const canReport = fieldMoves(stop.feature).length > 0;
+    const report = canReport ? h('button', { class: 'btn btn-primary', type: 'button' }, p.status === 'positive' ? 'Report eradication' : 'Report') : null;
+    report?.addEventListener('click', () => openReport(stop.feature, {
       position: state.here,
       onDone: (result, outcome) => {
         toast(`Plot ${p.id}: ${STATUS_LABEL[outcome.to]}. Thank you.`, 'success');
@@ -136,9 +138,8 @@ export function mount(root, { user, params }) {
       }
     }
     const points = state.stops.map((s) => [s.feature.properties.centroid_lat, s.feature.properties.centroid_lon]);
-    const routed = state.stops.filter((s) => s.feature.properties.status === 'dispatched');
-    if (routed.length) {
-      const line = [[start.lat, start.lon], ...routed.map((s) => [s.feature.properties.centroid_lat, s.feature.properties.centroid_lon])];
+    if (points.length) {
+      const line = [[start.lat, start.lon], ...points];
       overlay.addLayer(L.polyline(line, { color: '#7c3aed', weight: 4, opacity: 0.8, dashArray: '8 6' }));
     }
     state.stops.forEach((s, i) => {
@@ -192,31 +193,21 @@ export function mount(root, { user, params }) {
     const start = state.here || centre(features);
     const toVerify = features.filter((f) => f.properties.status === 'dispatched');
     const toEradicate = features.filter((f) => f.properties.status === 'positive');
-    state.stops = [];
     state.exports = {};
-    let end = start;
-    let total = 0;
-    if (toVerify.length) {
-      try {
-        const body = { start_lon: start.lon, start_lat: start.lat };
-        if (!isPatrol) body.unit = state.unit;
-        const route = await api('/api/routes', { json: body, quiet: true });
-        const byId = new Map(toVerify.map((f) => [f.id, f]));
-        state.stops = route.stops.map((s) => ({ feature: byId.get(s.plot_id), leg_m: s.leg_m })).filter((s) => s.feature);
-        state.exports = route.exports;
-        total = route.total_m;
-      } catch (err) {
-        toast(`The route could not be planned (${err.message}); plots are listed nearest first.`, 'warning');
-        state.stops = nearestFirst(toVerify, start);
-      }
-      const last = state.stops.at(-1)?.feature.properties;
-      if (last) end = { lat: last.centroid_lat, lon: last.centroid_lon };
+    let total;
+    try {
+      const body = { start_lon: start.lon, start_lat: start.lat };
+      if (!isPatrol) body.unit = state.unit;
+      const route = await api('/api/routes', { json: body, quiet: true });
+      const byId = new Map(features.map((f) => [f.id, f]));
+      state.stops = route.stops.map((s) => ({ feature: byId.get(s.plot_id), leg_m: s.leg_m })).filter((s) => s.feature);
+      state.exports = route.exports;
+      total = route.total_m;
+    } catch (err) {
+      toast(`The route could not be planned (${err.message}); plots are listed nearest first.`, 'warning');
+      state.stops = nearestFirst(features, start);
+      total = state.stops.reduce((sum, x) => sum + x.leg_m, 0);
     }
-    // The route planner takes dispatched plots only; positives waiting for eradication
-    // follow, nearest first from the end of the route.
-    const after = nearestFirst(toEradicate, end);
-    state.stops.push(...after);
-    total += after.reduce((s, x) => s + x.leg_m, 0);
     headline.textContent = `${int(toVerify.length)} to verify · ${int(toEradicate.length)} to eradicate · route ${distance(total)}`;
     fill(list, ...state.stops.map((s, i) => card(s, i + 1)));
     drawMap(features, start);

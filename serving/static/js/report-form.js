@@ -7,26 +7,32 @@ import { int, latlon } from './format.js';
 import { locate } from './geo.js';
 import { STATUS_LABEL } from './status.js';
 
-// Outcomes a patrol can report from each status, and whether they need a plant count.
-const OUTCOMES = {
-  dispatched: [
-    { to: 'positive', text: 'Positive — plants are here', count: true },
-    { to: 'false_alarm', text: 'False alarm — no poppy or cannabis', count: false },
-  ],
-  positive: [
-    { to: 'eradicated', text: 'Eradicated — plants destroyed', count: true },
-  ],
+// How each field outcome reads in the form (wording only: which outcomes the user may
+// report, and what each needs, come with the suspect as ``allowed_moves``).
+const OUTCOME_TEXT = {
+  positive: 'Positive — plants are here',
+  false_alarm: 'False alarm — no poppy or cannabis',
+  eradicated: 'Eradicated — plants destroyed',
 };
+
+/** The moves the user may report from the field on ``feature``: those that need a position. */
+export function fieldMoves(feature) {
+  return (feature.allowed_moves || []).filter((m) => m.requires.includes('position'));
+}
 
 /**
  * Open the report dialog for ``feature``.
  *
- * @param {object} feature - the suspect (GeoJSON feature).
+ * @param {object} feature - the suspect (GeoJSON feature with its ``allowed_moves``).
  * @param {{position?: {lat: number, lon: number, accuracy_m?: number}, onDone: function}} options
  */
 export function openReport(feature, { position = null, onDone }) {
   const p = feature.properties;
-  const outcomes = OUTCOMES[p.status] || [];
+  const outcomes = fieldMoves(feature).map((m) => ({
+    to: m.to_status,
+    text: OUTCOME_TEXT[m.to_status] || STATUS_LABEL[m.to_status] || m.to_status,
+    count: m.requires.includes('plant_count'),
+  }));
   const radios = outcomes.map((o, i) => h('input', { type: 'radio', name: 'outcome', value: o.to, checked: i === 0, required: true }));
   const count = h('input', { type: 'number', name: 'plant_count', min: 0, step: 1, inputmode: 'numeric', placeholder: `detected: ${p.plant_count}` });
   const countField = field('Plants counted', count, `The scan detected ${int(p.plant_count)}. Count what is on the ground.`);

@@ -1,5 +1,6 @@
-// The plot lifecycle as the UI shows it: names, colours, and which moves a role may offer.
-// The server (serving/lifecycle.py) decides; this mirror only chooses which buttons to show.
+// How the UI shows a plot's status: names and colours. Which moves a user may make is not
+// decided here: every suspect the API returns carries its ``allowed_moves`` for whoever
+// asked (serving/lifecycle.py), and the UI offers exactly those.
 
 export const STATUSES = ['new', 'suspect', 'dismissed', 'dispatched', 'positive',
   'false_alarm', 'eradicated', 'closed'];
@@ -25,30 +26,6 @@ export const STATUS_COLOR = {
   eradicated: '#16a34a',
   closed: '#475569',
 };
-
-const REVIEWERS = ['admin', 'analyst'];
-const FIELD = ['admin', 'patrol'];
-
-// [from, to, roles, evidence the move needs]
-export const MOVES = [
-  ['new', 'suspect', REVIEWERS, []],
-  ['new', 'dismissed', REVIEWERS, []],
-  ['suspect', 'dismissed', REVIEWERS, []],
-  ['dismissed', 'suspect', REVIEWERS, []],
-  ['suspect', 'dispatched', REVIEWERS, ['unit']],
-  ['dispatched', 'positive', FIELD, ['position', 'plant_count']],
-  ['dispatched', 'false_alarm', FIELD, ['position']],
-  ['positive', 'eradicated', FIELD, ['position', 'plant_count']],
-  ['eradicated', 'closed', REVIEWERS, []],
-  ['false_alarm', 'closed', REVIEWERS, []],
-  ['dismissed', 'closed', REVIEWERS, []],
-];
-
-/** Moves ``role`` may make from ``status``: ``[{to, needs}]``. */
-export function movesFor(status, role) {
-  return MOVES.filter(([from, , roles]) => from === status && roles.includes(role))
-    .map(([, to, , needs]) => ({ to, needs }));
-}
 
 /** A coloured status pill. */
 export function badge(h, status) {

@@ -1,12 +1,14 @@
-// One suspect in full: chip, numbers, field photos, history, and the moves the user may make.
+// One suspect in full: chip, numbers, field photos, history, and the moves the user may make
+// (the suspect's ``allowed_moves``, as the server lists them for this user).
 
 import { api } from './api.js';
 import { h, fill, spinner } from './dom.js';
 import { area, int, label, latlon, pct, when, day } from './format.js';
 import { geoUri } from './geo.js';
-import { STATUS_LABEL, badge, movesFor } from './status.js';
+import { fieldMoves, openReport } from './report-form.js';
+import { STATUS_LABEL, badge } from './status.js';
 import { toast } from './toast.js';
-import { rememberUnit, unitInput } from './units.js';
+import { rememberUnit, unitPicker } from './units.js';
 
 function numbers(p) {
   const rows = [
@@ -54,37 +56,48 @@ async function move(id, body) {
   return result;
 }
 
-function actions(suspect, user, refresh) {
+function actions(suspect, refresh) {
   const p = suspect.properties;
-  const moves = movesFor(p.status, user.role).filter((m) => !m.needs.includes('position'));
+  const moves = suspect.allowed_moves;
   if (!moves.length) return null;
   const box = h('div', { class: 'panel-actions' });
-  for (const m of moves) {
-    if (m.needs.includes('unit')) {
-      const { input, list } = unitInput({ 'aria-label': 'Patrol unit' });
+  for (const m of moves.filter((x) => !x.requires.includes('position'))) {
+    if (m.requires.includes('assigned_unit')) {
+      const unit = unitPicker();
       const button = h('button', { class: 'btn btn-primary', type: 'submit' }, 'Dispatch');
-      const form = h('form', { class: 'inline-form' }, input, list, button);
+      const form = h('form', { class: 'inline-form' }, unit.element, button);
       form.addEventListener('submit', async (event) => {
         event.preventDefault();
         button.disabled = true;
         try {
-          await move(p.id, { to_status: 'dispatched', assigned_unit: input.value.trim() });
-          rememberUnit(input.value.trim());
+          await move(p.id, { to_status: m.to_status, assigned_unit: unit.value });
+          rememberUnit(unit.value);
           refresh();
         } catch { button.disabled = false; }
       });
       box.append(form);
     } else {
-      const button = h('button', { class: `btn btn-status-${m.to}`, type: 'button' }, `Mark ${STATUS_LABEL[m.to].toLowerCase()}`);
+      const button = h('button', { class: `btn btn-status-${m.to_status}`, type: 'button' }, `Mark ${STATUS_LABEL[m.to_status].toLowerCase()}`);
       button.addEventListener('click', async () => {
         button.disabled = true;
         try {
-          await move(p.id, { to_status: m.to });
+          await move(p.id, { to_status: m.to_status });
           refresh();
         } catch { button.disabled = false; }
       });
       box.append(button);
     }
+  }
+  // Field reports (they need where the reporter stands) go through the report form.
+  if (fieldMoves(suspect).length) {
+    const report = h('button', { class: 'btn', type: 'button' }, 'Report from the field…');
+    report.addEventListener('click', () => openReport(suspect, {
+      onDone: (result, outcome) => {
+        toast(`Plot ${p.id}: ${STATUS_LABEL[outcome.to]}.`, 'success');
+        refresh();
+      },
+    }));
+    box.append(report);
   }
   return box;
 }
@@ -118,7 +131,7 @@ export async function showSuspect(container, id, { user, onChange, onClose }) {
     p.chip_url
       ? h('img', { class: 'panel-chip', src: p.chip_url, alt: `Evidence chip of plot ${p.id}` })
       : h('p', { class: 'muted' }, 'No evidence chip.'),
-    actions(suspect, user, refresh),
+    actions(suspect, refresh),
     numbers(p),
     h('p', {}, h('a', { class: 'btn btn-small', href: geoUri(p.centroid_lat, p.centroid_lon, `Plot ${p.id}`) }, 'Open in navigation app')),
     photos(suspect.photos),

@@ -1,44 +1,50 @@
-// Patrol units an analyst can dispatch to. The API has no unit list for analysts, so the
-// suggestions are the units plots were dispatched to before plus those typed on this device.
+// The patrol-unit chooser of the dispatch forms and the patrol view: the units the server
+// knows (GET /api/units: the units of active patrol accounts), as a drop-down. Free text is
+// only the fallback for when the server lists none (or the list cannot be loaded).
 
-import { api, query } from './api.js';
+import { api } from './api.js';
 import { h } from './dom.js';
+import { plural } from './format.js';
 
-const RECENT_KEY = 'poppyscan.recentUnits';
+const LAST_KEY = 'poppyscan.lastUnit';
 
-function recent() {
-  try {
-    return JSON.parse(localStorage.getItem(RECENT_KEY) || '[]');
-  } catch {
-    return [];
-  }
-}
-
-/** Remember ``unit`` as the most recently used. */
+/** Remember ``unit`` as the one to preselect next time. */
 export function rememberUnit(unit) {
-  const units = [unit, ...recent().filter((u) => u !== unit)].slice(0, 12);
-  localStorage.setItem(RECENT_KEY, JSON.stringify(units));
+  localStorage.setItem(LAST_KEY, unit);
 }
 
-/** Known units, most recently used first. */
-export async function knownUnits() {
-  const units = new Set(recent());
-  try {
-    const page = await api(`/api/suspects${query({ status: ['dispatched', 'positive', 'false_alarm', 'eradicated', 'closed'], limit: 5000 })}`, { quiet: true });
-    for (const f of page.features) if (f.properties.assigned_unit) units.add(f.properties.assigned_unit);
-  } catch {
-    // Suggestions only.
-  }
-  return [...units];
+function lastUnit() {
+  return localStorage.getItem(LAST_KEY) || '';
 }
 
-/** A text input with the known units as suggestions. */
-export function unitInput(attrs = {}) {
-  const listId = `units-${Math.random().toString(36).slice(2, 8)}`;
-  const list = h('datalist', { id: listId });
-  const input = h('input', { list: listId, autocomplete: 'off', placeholder: 'e.g. Unit 7', required: true, ...attrs });
-  const last = recent()[0];
-  if (last && !input.value) input.value = last;
-  knownUnits().then((units) => list.replaceChildren(...units.map((u) => h('option', { value: u }))));
-  return { input, list };
+/**
+ * A patrol-unit chooser.
+ *
+ * @param {{label?: string, value?: string, id?: string}} [options] - the accessible label,
+ *   the unit to preselect (else the last one used) and the control's id.
+ * @returns {{element: HTMLElement, ready: Promise<void>, readonly value: string}} the element
+ *   to insert, a promise settled once the units are loaded, and the chosen unit.
+ */
+export function unitPicker({ label = 'Patrol unit', value = '', id } = {}) {
+  const select = h('select', { 'aria-label': label, required: true, id },
+    h('option', { value: '' }, 'Loading units…'));
+  const element = h('span', { class: 'unit-picker' }, select);
+  let control = select;
+  const wanted = value || lastUnit();
+  const ready = api('/api/units', { quiet: true }).then((page) => page.data, () => []).then((units) => {
+    if (!units.length) {
+      control = h('input', { 'aria-label': label, required: true, id, autocomplete: 'off', placeholder: 'e.g. Unit 7', value: wanted });
+      select.replaceWith(control);
+      return;
+    }
+    select.replaceChildren(h('option', { value: '' }, 'Choose a unit…'),
+      ...units.map((u) => h('option', { value: u.name }, `${u.name} (${plural(u.members, 'patrol')})`)));
+    if (units.some((u) => u.name === wanted)) select.value = wanted;
+    else if (units.length === 1) select.value = units[0].name;
+  });
+  return {
+    element,
+    ready,
+    get value() { return control.value.trim(); },
+  };
 }

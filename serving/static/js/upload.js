@@ -99,8 +99,9 @@ export function mount(root, { user }) {
   const altitude = h('input', { type: 'number', name: 'altitude_m', min: 0, max: 10000, step: 'any', inputmode: 'decimal' });
   const camera = h('input', { name: 'camera', maxlength: 200 });
   const campaign = select([['', 'None']], { name: 'campaign' });
-  api('/api/campaigns', { quiet: true }).then((list) => campaign.append(
-    ...list.data.map((c) => h('option', { value: String(c.id) }, `${c.name} (${c.year})`)))).catch(() => {});
+  const campaigns = api('/api/campaigns', { quiet: true }).then((list) => list.data, () => []);
+  campaigns.then((list) => campaign.append(
+    ...list.map((c) => h('option', { value: String(c.id) }, `${c.name} (${c.year})`))));
   const chunk = select(CHUNK_CHOICES, { name: 'chunk' });
   chunk.value = localStorage.getItem(CHUNK_KEY) || String(DEFAULT_CHUNK_BYTES);
   chunk.addEventListener('change', () => localStorage.setItem(CHUNK_KEY, chunk.value));
@@ -175,9 +176,10 @@ export function mount(root, { user }) {
       startButton.disabled = false;
       fill(jobBox, h('h3', {}, 'Scan'), jobView(result.job, user, watchers, () => loadFlights()));
       if (campaign.value) {
-        api(`/api/campaigns/${campaign.value}/flights/${result.flight.id}`, { json: {} })
-          .then(() => toast(`Flight #${result.flight.id} added to the campaign.`, 'success'))
-          .catch(() => {});
+        try {
+          await api(`/api/campaigns/${campaign.value}/flights/${result.flight.id}`, { json: {} });
+          toast(`Flight #${result.flight.id} added to the campaign.`, 'success');
+        } catch { /* the error was shown */ }
       }
       loadFlights();
     } catch (err) {
@@ -236,11 +238,20 @@ export function mount(root, { user }) {
   async function loadFlights() {
     if (!flightsBox.firstChild) fill(flightsBox, h('h2', { id: 'flights-title' }, 'Recent flights'), spinner());
     let flights;
+    let known;
     try {
-      flights = await api('/api/flights?limit=20');
+      [flights, known] = await Promise.all([api('/api/flights?limit=20'), campaigns]);
     } catch {
       return;
     }
+    const byId = new Map(known.map((c) => [c.id, c]));
+    const campaignCell = (f) => {
+      if (f.campaign_id === null) return h('td', { class: 'muted' }, '—');
+      const c = byId.get(f.campaign_id);
+      const season = c?.seasons.find((x) => x.id === f.season_id);
+      return h('td', {}, c ? `${c.name} (${c.year})` : `#${f.campaign_id}`,
+        h('div', { class: 'muted small' }, season ? `${season.name} · ${season.stage}` : (f.season_id === null ? 'no season' : `season #${f.season_id}`)));
+    };
     if (!flights.data.length) {
       fill(flightsBox, h('h2', { id: 'flights-title' }, 'Recent flights'), empty('No flights yet.'));
       return;
@@ -249,13 +260,14 @@ export function mount(root, { user }) {
       h('td', {}, h('a', { href: href('map', { flight: f.id }) }, f.name), h('div', { class: 'muted small' }, f.filename)),
       h('td', {}, f.captured_on ? day(f.captured_on) : '—'),
       h('td', {}, f.area_name || '—'),
+      campaignCell(f),
       h('td', { class: 'num' }, bytes(f.size_bytes)),
       h('td', { class: 'num' }, `${f.area_ha.toFixed(2)} ha`),
       h('td', {}, when(f.created_at)),
       h('td', { class: 'job-cell' }, f.latest_job ? jobView(f.latest_job, user, watchers, null) : 'not scanned')));
     fill(flightsBox, h('h2', { id: 'flights-title' }, `Recent flights (${flights.count})`),
       h('div', { class: 'table-wrap' }, h('table', { class: 'data' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Flight'), h('th', {}, 'Captured'), h('th', {}, 'Area'), h('th', { class: 'num' }, 'Size'),
+        h('thead', {}, h('tr', {}, h('th', {}, 'Flight'), h('th', {}, 'Captured'), h('th', {}, 'Area'), h('th', {}, 'Campaign'), h('th', { class: 'num' }, 'Size'),
           h('th', { class: 'num' }, 'Covers'), h('th', {}, 'Uploaded'), h('th', {}, 'Scan'))),
         h('tbody', {}, rows))));
   }
