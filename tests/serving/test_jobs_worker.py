@@ -39,8 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 def synth(out: Path, seed: int, size_px: int, gsd_m: float) -> Path:
     """A synthetic flight made by ``poppyscan synth`` in a child process.
 
-    Not in this process: the synthetic writer forks render workers, and forking a process
-    that already runs OpenVINO's native threads (an earlier scan here) can deadlock.
+    A child process keeps this test process free of the synthetic writer's render pool.
     """
     command = [sys.executable, "-m", "serving.cli", "synth", str(out), "--seed", str(seed)]
     command += ["--size", str(size_px), "--gsd", str(gsd_m)]
@@ -115,6 +114,27 @@ def plots_per_seq(sessions: sessionmaker[Session], job_id: int) -> list[int]:
             select(Plot.seq, func.count()).where(Plot.job_id == job_id).group_by(Plot.seq)
         ).all()
     return [count for _seq, count in rows]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_plots(big_flight: Path) -> list[tuple[int, str, int, float, float]]:
+    """The big flight's plots from one uninterrupted ``detector.scan`` (the shipped model)."""
+    from detector.scan import scan
+
+    result = scan(big_flight)
+    return [
+        (p.plot_id, p.class_name, p.plant_count, round(p.centroid_lon, 7), round(p.centroid_lat, 7))
+        for p in result.plots
+    ]
+
+
+def stored_plots(
+    sessions: sessionmaker[Session], job_id: int
+) -> list[tuple[int, str, int, float, float]]:
+    """A job's stored plots in the same form as :func:`uninterrupted_plots`."""
+    with sessions() as session:
+        rows = session.scalars(select(Plot).where(Plot.job_id == job_id).order_by(Plot.seq))
+        return [(p.seq, p.class_name, p.plant_count, p.centroid_lon, p.centroid_lat) for p in rows]
 
 
 def test_embedded_worker_streams_progress_and_stores_plots_once(
@@ -316,7 +336,10 @@ def _start_worker(server: Server, log: Path, **env: str) -> subprocess.Popen[byt
 
 
 def test_a_stopped_or_killed_worker_s_job_restarts_and_stores_its_plots_once(
-    server: Server, big_flight: Path, tmp_path: Path
+    server: Server,
+    big_flight: Path,
+    tmp_path: Path,
+    uninterrupted_plots: list[tuple[int, str, int, float, float]],
 ) -> None:
     _flight_id, job_id = upload(server, server.headers("pia"), big_flight)
     log = tmp_path / "workers.log"
@@ -361,6 +384,8 @@ def test_a_stopped_or_killed_worker_s_job_restarts_and_stores_its_plots_once(
             assert done.worker_id != killed.worker_id
             assert done.plots_found > 0
             assert plots_per_seq(sessions, job_id) == [1] * done.plots_found
+            # The recovered scan stored exactly what an uninterrupted scan finds.
+            assert stored_plots(sessions, job_id) == uninterrupted_plots
             second.send_signal(signal.SIGTERM)
             assert second.wait(30) == 0, log.read_text()
     finally:
