@@ -117,6 +117,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--weights", type=Path, help="evaluate these tree weights, no training")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--poppy-weights", type=Path, help="poppy model to count false alarms of (default: shipped)"
+    )
     return parser.parse_args(argv)
 
 
@@ -173,19 +176,21 @@ def choose_conf(detector: Detector, plots: Sequence[Plot]) -> tuple[float, BoxSc
     return max(scored, key=lambda item: (round(item[1].f1, 6), -item[0]))
 
 
-def poppy_false_alarms(plots: Sequence[Plot]) -> dict[str, Any]:
-    """Scan every plot with the shipped poppy model; every plot it reports is false."""
-    weights = default_model_path()
-    detector = load_detector(weights, device="cpu")
+def poppy_false_alarms(plots: Sequence[Plot], weights: Path | None = None) -> dict[str, Any]:
+    """Scan every plot with a poppy model (the shipped one by default); every plot it
+    reports is false."""
+    detector = load_detector(weights or default_model_path(), device="cpu")
     suspects = plants = 0
     area_ha = 0.0
     by_site: dict[str, int] = {}
+    site_ha: dict[str, float] = {}
     for plot in plots:
         result = scan(plot.labels.image, detector)
         suspects += len(result.plots)
         plants += len(result.detections)
         area_ha += result.info.area_ha
         by_site[plot.site] = by_site.get(plot.site, 0) + len(result.plots)
+        site_ha[plot.site] = site_ha.get(plot.site, 0.0) + result.info.area_ha
     return {
         "model": f"{detector.card.name} {detector.card.version}",
         "conf": detector.card.conf_threshold,
@@ -195,6 +200,9 @@ def poppy_false_alarms(plots: Sequence[Plot]) -> dict[str, Any]:
         "false_plants": plants,
         "false_plots_per_ha": round(suspects / area_ha, 4) if area_ha else 0.0,
         "false_plots_by_site": by_site,
+        "false_plots_per_ha_by_site": {
+            site: round(n / site_ha[site], 4) for site, n in by_site.items() if site_ha[site]
+        },
     }
 
 
@@ -305,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "conf": conf,
         "min_iou": MIN_IOU,
         "tree": tree,
-        "poppy": poppy_false_alarms(every_plot),
+        "poppy": poppy_false_alarms(every_plot, args.poppy_weights),
         "wall_s": round(time.perf_counter() - started),
     }
     print(markdown(results))
