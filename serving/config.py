@@ -34,7 +34,8 @@ class Settings(BaseSettings):
         embedded_worker: Run scan jobs on a thread of the server process.
         worker_poll_s: How often an idle worker looks for queued jobs, seconds.
         job_lease_s: A running job whose worker has not reported for this long is requeued.
-        model: Weights to scan with; the shipped default model when unset.
+        model: Weights path, or NAME[:VERSION] from the model registry; when unset, the
+            registry's default model, else the model shipped with poppyscan.
         scan_conf: Confidence threshold override for server scans; the model card's if unset.
         revisit_after_days: An eradicated plot is due for a revisit this many days after
             its eradication, days, when its flight belongs to no season.

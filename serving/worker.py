@@ -25,6 +25,7 @@ from serving.config import Settings
 from serving.db import make_engine, migrate, session_factory
 from serving.models import Flight, Job
 from serving.storage import remove_tree, scratch_dir
+from training.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +220,15 @@ class Worker:
             jobs.release(self.sessions, job_id, self.worker_id)
 
     def _model(self) -> Detector:
-        """The detector, loaded once per worker (an OpenVINO model compiles in seconds)."""
+        """The detector, loaded once per worker (an OpenVINO model compiles in seconds).
+
+        ``settings.model`` is a path, ``NAME[:VERSION]`` from the model registry, or unset:
+        the registry's default model, else the one shipped with poppyscan (as for
+        ``poppyscan scan``).
+        """
         if self._detector is None:
-            self._detector = load_detector(self.settings.model, conf=self.settings.scan_conf)
+            weights = Registry().resolve(self.settings.model)
+            self._detector = load_detector(weights, conf=self.settings.scan_conf)
         return self._detector
 
 

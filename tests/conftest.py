@@ -6,6 +6,8 @@ there), so test modules import the raster generator as ``import rasters``.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,14 @@ import numpy as np
 import pytest
 from doubles import RecordingDetector, make_card
 from rasters import disc, field_background, write_raster
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the developer's model registry out of the tests: an empty one for this run, so
+    every scan (in this process and in the servers and workers it starts) uses the shipped
+    model unless a test registers another."""
+    os.environ["POPPYSCAN_MODELS"] = tempfile.mkdtemp(prefix="poppyscan-test-registry-")
+
 
 # Real imagery beside the project (never inside it): <repo>/../shared/data.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -176,6 +176,34 @@ def test_embedded_worker_streams_progress_and_stores_plots_once(
     assert server.client.post(f"/api/jobs/{job_id}/cancel", headers=pilot).status_code == 409
 
 
+def test_worker_scans_with_the_registry_default_model(
+    tmp_path: Path, small_flight: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from detector.backends import default_model_path
+    from training.registry import Registry
+
+    registry = Registry(tmp_path / "registry")
+    registry.register(default_model_path(), name="field-model", version="7.1")
+    registry.set_default("field-model", "7.1")
+    monkeypatch.setenv("POPPYSCAN_MODELS", str(registry.root))
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", embedded_worker=True)
+    settings.worker_poll_s = 0.2
+    app = create_app(settings)
+    add_people(settings)
+    with TestClient(app) as client:
+        server = Server(client, settings)
+        _flight_id, job_id = upload(server, server.headers("pia"), small_flight)
+        headers = server.headers("ana")
+
+        def finished() -> dict[str, Any] | None:
+            job = client.get(f"/api/jobs/{job_id}", headers=headers).json()
+            return job if job["status"] in ("done", "failed") else None
+
+        job = wait_for(finished, 120, "the scan with the registered model")
+    assert job["status"] == "done", job["error"]
+    assert (job["model_name"], job["model_version"]) == ("field-model", "7.1")
+
+
 def test_cancel_and_retry_of_a_queued_job_then_a_real_worker_runs_it(
     server: Server, make_raster: Callable[..., Path]
 ) -> None:
