@@ -1,9 +1,8 @@
 """The close-out ledger: per grid cell, every plot with its status history, and close-out.
 
-A plot's history is read from the append-only audit log: every audit event on the plot that
-changed its status (``to_status`` set), oldest first, with who, when, where and the evidence
-the person gave (note, plant count). The lifecycle rules themselves live elsewhere; the ledger
-only reads what happened.
+A plot's history and the outcome it reached are read from the audit log
+(:mod:`serving.campaigns.history`); which plots and cells a ledger covers is chosen by a
+:class:`~serving.campaigns.ledger_scope.Scope` (:mod:`serving.campaigns.ledger_scope`).
 
 A cell is *closed out* when every plot found in it is ``closed`` and the cell counts as
 surveyed (:meth:`serving.campaigns.coverage.CellCoverage.surveyed`) by the scanned flights of
@@ -17,107 +16,30 @@ has none (UTC). All times are timezone-aware UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.campaigns.coverage import DEFAULT_SURVEYED_SHARE, CellArea, CellCoverage, cell_coverage
 from serving.campaigns.grid_store import geometry_of
+from serving.campaigns.history import (
+    CLOSED,
+    IDS_PER_QUERY,
+    Outcome,
+    StatusEvent,
+    histories,
+    outcome,
+)
+from serving.campaigns.ledger_scope import Hierarchy, Scope, scoped_plots, scoped_select
 from serving.campaigns.survey import footprints, scanned_flights
-from serving.models import AuditEvent, Campaign, Flight, GridUnit, Plot, Season
-
-CLOSED = "closed"
-DISMISSED = "dismissed"
-DISPATCHED = "dispatched"
-ERADICATED = "eradicated"
-POSITIVE = "positive"
-FALSE_ALARM = "false_alarm"
-VERDICTS = (POSITIVE, FALSE_ALARM)
-REVIEWS = ("suspect", DISMISSED)
+from serving.models import GridUnit, Plot, Season
 
 # Group keys of plots without a cell / cells without a town (codes never look like this).
 OUTSIDE_GRID = "(outside grid)"
 NO_TOWN = "(no town)"
-
-_CHUNK = 500  # ids per IN (...) query: far below SQLite's and PostgreSQL's parameter limits
-
-
-class UnknownUnitError(LookupError):
-    """No grid unit of the asked level has this code."""
-
-
-class UnknownScopeError(LookupError):
-    """A scope names a campaign or season that does not exist."""
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which plots (and, for coverage, which flights) to look at; every filter is optional.
-
-    Attributes:
-        campaign_id: Only flights of this campaign.
-        season_id: Only flights of this season.
-        stage: Only flights of seasons at this growth stage (seedling, flowering, capsule).
-        since: Only plots found on or after this date (UTC).
-        until: Only plots found on or before this date (UTC).
-    """
-
-    campaign_id: int | None = None
-    season_id: int | None = None
-    stage: str | None = None
-    since: date | None = None
-    until: date | None = None
-
-
-@dataclass(frozen=True)
-class StatusEvent:
-    """One status change of a plot, from the audit log.
-
-    Attributes:
-        at: When, UTC.
-        lon, lat: Where the person was (a patrol's phone GPS), WGS84 degrees; None if unknown.
-        plant_count: Plants the person counted (patrol reports), or None.
-    """
-
-    at: datetime
-    username: str
-    from_status: str
-    to_status: str
-    note: str = ""
-    plant_count: int | None = None
-    lon: float | None = None
-    lat: float | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Where a plot got to, read from its history and its current status.
-
-    Attributes:
-        verdict: The latest field verdict, ``positive`` or ``false_alarm`` (an eradicated plot
-            without a recorded verdict counts as positive); None before verification.
-        dismissed: An analyst dismissed it and it was never verified.
-        eradicated: It was reported eradicated.
-        closed: Its status is ``closed`` now.
-        plants_eradicated: Plants reported at eradication (the eradication report's plant
-            count, else the plot's reported count, else the detected count); 0 if not
-            eradicated.
-    """
-
-    verdict: str | None
-    dismissed: bool
-    eradicated: bool
-    closed: bool
-    plants_eradicated: int
-    reviewed_at: datetime | None = None
-    dispatched_at: datetime | None = None
-    verified_at: datetime | None = None
-    eradicated_at: datetime | None = None
-    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -223,194 +145,6 @@ class TownLedger:
     town: TownState
     cells: list[CellState]
     plots: list[LedgerPlot]
-
-
-class Hierarchy:
-    """The grid units, with lookups up (cell -> town) and down (town -> cells) the tree."""
-
-    def __init__(self, units: Iterable[GridUnit]) -> None:
-        self.by_id = {u.id: u for u in units}
-        self.by_code = {u.code: u for u in self.by_id.values()}
-
-    @classmethod
-    def load(cls, session: Session) -> Hierarchy:
-        """Every grid unit in the database."""
-        return cls(session.scalars(select(GridUnit)))
-
-    def ancestor(self, unit_id: int | None, level: str) -> GridUnit | None:
-        """The unit of ``level`` above ``unit_id`` (itself if it is of that level)."""
-        seen: set[int] = set()
-        while unit_id is not None and unit_id not in seen:
-            seen.add(unit_id)
-            unit = self.by_id.get(unit_id)
-            if unit is None:
-                return None
-            if unit.level == level:
-                return unit
-            unit_id = unit.parent_id
-        return None
-
-    def cells(self, town_code: str | None = None) -> list[GridUnit]:
-        """All cells, or those of one town, by code."""
-        out = [u for u in self.by_id.values() if u.level == "cell"]
-        if town_code is not None:
-            out = [c for c in out if (t := self.ancestor(c.id, "town")) and t.code == town_code]
-        return sorted(out, key=lambda c: c.code)
-
-    def unit(self, code: str, level: str) -> GridUnit:
-        """The unit of ``level`` with ``code``.
-
-        Raises:
-            UnknownUnitError: when there is none.
-        """
-        unit = self.by_code.get(code)
-        if unit is None or unit.level != level:
-            raise UnknownUnitError(f"no {level} with code {code!r}")
-        return unit
-
-
-def describe_scope(session: Session, scope: Scope) -> str:
-    """What ``scope`` covers, for report headers: ``campaign X, season Y (flowering), ...``.
-
-    Raises:
-        UnknownScopeError: the campaign or season does not exist.
-        ValueError: the season is not part of the campaign, or ``since`` is after ``until``.
-    """
-    parts = []
-    if scope.campaign_id is not None:
-        campaign = session.get(Campaign, scope.campaign_id)
-        if campaign is None:
-            raise UnknownScopeError(f"no campaign {scope.campaign_id}")
-        parts.append(f"campaign {campaign.name}")
-    if scope.season_id is not None:
-        season = session.get(Season, scope.season_id)
-        if season is None:
-            raise UnknownScopeError(f"no season {scope.season_id}")
-        if scope.campaign_id is not None and season.campaign_id != scope.campaign_id:
-            raise ValueError(f"season {season.id} is not part of campaign {scope.campaign_id}")
-        parts.append(f"season {season.name} ({season.stage})")
-    if scope.stage is not None:
-        parts.append(f"{scope.stage} stage")
-    if scope.since is not None and scope.until is not None and scope.since > scope.until:
-        raise ValueError(f"since ({scope.since}) is after until ({scope.until})")
-    if scope.since is not None or scope.until is not None:
-        parts.append(f"found {scope.since or '…'} to {scope.until or '…'}")
-    return ", ".join(parts) or "all campaigns"
-
-
-def utc(at: datetime) -> datetime:
-    """A database time as aware UTC (SQLite hands back naive UTC times)."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
-def found_on(plot: Plot, captured_on: date | None) -> date:
-    """The day a plot was found: its flight's capture date, else the day it was stored (UTC)."""
-    return captured_on if captured_on is not None else utc(plot.created_at).date()
-
-
-def scoped_select(scope: Scope) -> Select[Plot, date | None]:
-    """Plots (with their flight's capture date) of the scope's campaign / season / stage."""
-    query = select(Plot, Flight.captured_on).join(Flight, Plot.flight_id == Flight.id)
-    if scope.campaign_id is not None:
-        query = query.where(Flight.campaign_id == scope.campaign_id)
-    if scope.season_id is not None:
-        query = query.where(Flight.season_id == scope.season_id)
-    if scope.stage is not None:
-        query = query.join(Season, Flight.season_id == Season.id).where(Season.stage == scope.stage)
-    return query.order_by(Plot.id)
-
-
-def scoped_plots(
-    session: Session, scope: Scope, query: Select[Plot, date | None] | None = None
-) -> list[tuple[Plot, date]]:
-    """Plots in ``scope`` with the day each was found, by id.
-
-    Args:
-        query: :func:`scoped_select` narrowed further (to some cells, say); that of
-            ``scope`` when None.
-    """
-    rows = session.execute(query if query is not None else scoped_select(scope)).all()
-    out = []
-    for plot, captured_on in rows:
-        day = found_on(plot, captured_on)
-        if (scope.since is None or day >= scope.since) and (
-            scope.until is None or day <= scope.until
-        ):
-            out.append((plot, day))
-    return out
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
-def histories(session: Session, plot_ids: Sequence[int]) -> dict[int, list[StatusEvent]]:
-    """Every status change of each plot, oldest first (plots without changes get [])."""
-    out: dict[int, list[StatusEvent]] = {pid: [] for pid in plot_ids}
-    ids = list(out)
-    for start in range(0, len(ids), _CHUNK):
-        query = (
-            select(AuditEvent)
-            .where(AuditEvent.plot_id.in_(ids[start : start + _CHUNK]), AuditEvent.to_status != "")
-            .order_by(AuditEvent.at, AuditEvent.id)
-        )
-        for event in session.scalars(query):
-            details = event.details or {}
-            out[int(event.plot_id or 0)].append(
-                StatusEvent(
-                    at=utc(event.at),
-                    username=event.username,
-                    from_status=event.from_status,
-                    to_status=event.to_status,
-                    note=str(details.get("note") or ""),
-                    plant_count=_int_or_none(details.get("plant_count")),
-                    lon=event.lon,
-                    lat=event.lat,
-                )
-            )
-    return out
-
-
-def outcome(plot: Plot, history: Sequence[StatusEvent]) -> Outcome:
-    """Where ``plot`` got to: verdict, eradication, closure and their times."""
-
-    def first(*statuses: str) -> StatusEvent | None:
-        return next((e for e in history if e.to_status in statuses), None)
-
-    def last(*statuses: str) -> StatusEvent | None:
-        return next((e for e in reversed(history) if e.to_status in statuses), None)
-
-    verdict_event = last(*VERDICTS)
-    verdict = verdict_event.to_status if verdict_event else None
-    if plot.status in VERDICTS:
-        verdict = plot.status
-    erased = last(ERADICATED)
-    eradicated = erased is not None or plot.status == ERADICATED
-    if verdict is None and eradicated:
-        verdict = POSITIVE
-    plants = 0
-    if eradicated:
-        counts = (erased.plant_count if erased else None, plot.reported_plant_count)
-        plants = next((c for c in counts if c is not None), plot.plant_count)
-    closed = plot.status == CLOSED
-    closed_event = last(CLOSED) if closed else None
-    reviewed = first(*REVIEWS)
-    dispatched = first(DISPATCHED)
-    return Outcome(
-        verdict=verdict,
-        dismissed=verdict is None and (plot.status == DISMISSED or first(DISMISSED) is not None),
-        eradicated=eradicated,
-        closed=closed,
-        plants_eradicated=plants,
-        reviewed_at=reviewed.at if reviewed else None,
-        dispatched_at=dispatched.at if dispatched else None,
-        verified_at=verdict_event.at if verdict_event else None,
-        eradicated_at=erased.at if erased else None,
-        closed_at=closed_event.at if closed_event else None,
-    )
 
 
 def ledger_plots(
@@ -577,8 +311,8 @@ def town_ledger(session: Session, code: str, scope: Scope) -> TownLedger:
     cells = cell_states(session, scope, town.code, hierarchy)
     ids = [hierarchy.by_code[c.code].id for c in cells]
     rows = []
-    for start in range(0, len(ids), _CHUNK):
-        query = scoped_select(scope).where(Plot.cell_id.in_(ids[start : start + _CHUNK]))
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        query = scoped_select(scope).where(Plot.cell_id.in_(ids[start : start + IDS_PER_QUERY]))
         rows.extend(scoped_plots(session, scope, query))
     order = {cell_id: i for i, cell_id in enumerate(ids)}
     rows.sort(key=lambda r: (order[r[0].cell_id or 0], r[0].id))

@@ -2,7 +2,7 @@
 
 Every plot in scope is counted once, in the group of the day it was *found* (its flight's
 capture date), with the outcome it has reached by now (read from its audit history, see
-:func:`serving.campaigns.ledger.outcome`). So "2026-03: 40 found, 31 eradicated" means 31 of
+:func:`serving.campaigns.history.outcome`). So "2026-03: 40 found, 31 eradicated" means 31 of
 the plots found in March 2026 have been eradicated since, whenever that was.
 
 Counts per group:
@@ -26,18 +26,9 @@ from typing import Final, Literal
 
 from sqlalchemy.orm import Session
 
-from serving.campaigns.ledger import (
-    FALSE_ALARM,
-    NO_TOWN,
-    OUTSIDE_GRID,
-    POSITIVE,
-    Hierarchy,
-    Outcome,
-    Scope,
-    histories,
-    outcome,
-    scoped_plots,
-)
+from serving.campaigns.history import FALSE_ALARM, POSITIVE, Outcome, histories, outcome
+from serving.campaigns.ledger import NO_TOWN, OUTSIDE_GRID
+from serving.campaigns.ledger_scope import Hierarchy, Scope, scoped_plots
 
 GroupBy = Literal["cell", "town", "month", "year", "model_version"]
 GROUP_BYS: Final = ("cell", "town", "month", "year", "model_version")

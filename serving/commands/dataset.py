@@ -12,14 +12,8 @@ import yaml
 
 from detector.card import ModelCard
 from detector.errors import ModelError
-from training.dataset import (
-    DEFAULT_BLOCK_M,
-    DEFAULT_VAL_FRACTION,
-    DatasetCounts,
-    DatasetError,
-    FlightSource,
-    build_dataset,
-)
+from training.dataset import DatasetCounts, DatasetError, FlightSource, build_dataset
+from training.split import DEFAULT_BLOCK_M, DEFAULT_VAL_FRACTION
 
 HELP = "build YOLO training datasets from labelled flights or annotated image sets"
 DESCRIPTION = """\

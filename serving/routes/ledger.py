@@ -13,19 +13,21 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from serving.auth import ADMIN, ANALYST, RESEARCHER
-from serving.campaigns import reports
+from serving.campaigns import report_html, reports
 from serving.campaigns.ledger import (
     LedgerPlot,
-    Scope,
-    UnknownScopeError,
-    UnknownUnitError,
     cell_ledger,
     cell_states,
     count_outside,
-    describe_scope,
     outside_plots,
     town_ledger,
     town_states,
+)
+from serving.campaigns.ledger_scope import (
+    Scope,
+    UnknownScopeError,
+    UnknownUnitError,
+    describe_scope,
 )
 from serving.deps import SessionDep, SettingsDep, require_roles
 from serving.models import User
@@ -100,7 +102,7 @@ def _not_found(exc: UnknownUnitError) -> HTTPException:
 
 
 def _chips(plots: list[LedgerPlot], wanted: bool, settings: SettingsDep) -> dict[int, str]:
-    return reports.chip_data_uris(plots, settings.storage_root()) if wanted else {}
+    return report_html.chip_data_uris(plots, settings.storage_root()) if wanted else {}
 
 
 def _now() -> datetime:
@@ -177,7 +179,7 @@ def get_cell(
         ]
         return file_response(reports.to_xlsx(tables), fmt, stem)
     if fmt == "html":
-        page = reports.cell_report_html(
+        page = report_html.cell_report_html(
             ledger,
             check_scope(session, scope),
             _now(),
@@ -246,7 +248,7 @@ def get_town(
         ]
         return file_response(reports.to_xlsx(tables), fmt, stem)
     if fmt == "html":
-        page = reports.town_report_html(
+        page = report_html.town_report_html(
             ledger,
             check_scope(session, scope),
             _now(),
@@ -285,6 +287,6 @@ def get_outside(
         return file_response(reports.to_xlsx(tables), fmt, stem)
     if fmt == "html":
         title = f"Plots outside every cell — {check_scope(session, scope)}"
-        page = reports.plots_report_html(title, plots, _now(), _chips(plots, chips, settings))
+        page = report_html.plots_report_html(title, plots, _now(), _chips(plots, chips, settings))
         return file_response(page, fmt, stem)
     return LedgerPlotsPublic(data=[LedgerPlotPublic.of(p) for p in plots], count=len(plots))

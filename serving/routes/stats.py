@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from serving.auth import ADMIN, ANALYST, RESEARCHER
 from serving.campaigns import reports
-from serving.campaigns.ledger import Scope
+from serving.campaigns.ledger_scope import Scope
 from serving.campaigns.statistics import false_alarm_rates, statistics, year_on_year
 from serving.deps import SessionDep, require_roles
 from serving.models import User

@@ -18,7 +18,8 @@ from rasters import write_raster
 from detector.card import ModelCard
 from detector.raster import inspect_raster
 from detector.scan import DEFAULT_GSD_TOLERANCE, plan_for
-from training.dataset import DatasetError, FlightSource, block_splitter, build_dataset
+from training.dataset import DatasetError, FlightSource, build_dataset
+from training.split import block_splitter
 
 # 64 px tiles at 4 cm (2.56 m on the ground, 128 px of the 2 cm flights), 16 px overlap.
 CARD = ModelCard(

@@ -2,7 +2,7 @@
 
 Neighbouring images of one area in both sets make validation scores lie, so the modes are
 spatial where they can be: ``blocks`` splits georeferenced images by ground blocks (the same
-split as :func:`training.dataset.block_splitter`), ``image`` sends whole images to val by a
+split as :func:`training.split.block_splitter`), ``image`` sends whole images to val by a
 path pattern (say, one whole site) or a seeded hash, and ``source`` keeps the train/val
 subsets the source dataset already had.
 """
@@ -14,8 +14,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from training.dataset import DEFAULT_BLOCK_M, DEFAULT_VAL_FRACTION, DatasetError
+from training.dataset import DatasetError
 from training.importers.labels import ImageLabels
+from training.split import DEFAULT_BLOCK_M, DEFAULT_VAL_FRACTION
 
 SPLIT_MODES = ("blocks", "image", "source")
 # Source subset names read as train and as val; any other subset (e.g. "test") is left out.

@@ -29,16 +29,14 @@ from detector.tiling import plan_windows
 from training.dataset import (
     DatasetCounts,
     DatasetError,
-    block_splitter,
-    constant_splitter,
     cut_raster,
-    require_both_splits,
     write_dataset_files,
     write_tile,
     yolo_rows,
 )
 from training.importers.labels import ImageLabels, fit_to_image
 from training.importers.split import LEFT_OUT, ImportSplit
+from training.split import block_splitter, constant_splitter, require_both_splits
 
 
 @dataclass(frozen=True)
