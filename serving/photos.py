@@ -9,7 +9,7 @@ nothing is left behind.
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import os
 import uuid
 import warnings
@@ -20,8 +20,8 @@ from typing import BinaryIO, Final
 from PIL import Image
 
 from detector.errors import PoppyscanError
+from serving.storage import FileTooLarge, StorageError, copy_hashing, resolve_inside
 
-CHUNK_BYTES: Final = 1024 * 1024
 # Largest photo accepted, pixels: 100 Mpx is beyond any phone or handheld camera, and keeps
 # a small file that decodes into gigabytes (a decompression bomb) out.
 MAX_PIXELS: Final = 100_000_000
@@ -62,22 +62,6 @@ class StoredPhoto:
     content_type: str
     size_bytes: int
     created: bool
-
-
-def _copy_limited(source: BinaryIO, target: Path, max_bytes: int) -> tuple[str, int]:
-    """Copy ``source`` to ``target`` in chunks; return (sha256 hex, size in bytes)."""
-    digest = hashlib.sha256()
-    size = 0
-    with target.open("wb") as out:
-        while chunk := source.read(CHUNK_BYTES):
-            size += len(chunk)
-            if size > max_bytes:
-                raise PhotoTooLargeError(f"photo is larger than the limit of {max_bytes} bytes")
-            digest.update(chunk)
-            out.write(chunk)
-    if size == 0:
-        raise PhotoError("the photo is empty")
-    return digest.hexdigest(), size
 
 
 def image_format(path: Path) -> tuple[str, str]:
@@ -139,7 +123,12 @@ def save_photo(source: BinaryIO, storage_root: Path, plot_id: int, max_bytes: in
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".upload-{uuid.uuid4().hex}.part"
     try:
-        sha256, size = _copy_limited(source, tmp, max_bytes)
+        try:
+            size, sha256 = copy_hashing(source, tmp, max_bytes)
+        except FileTooLarge as exc:
+            raise PhotoTooLargeError(f"photo is {exc}") from exc
+        if size == 0:
+            raise PhotoError("the photo is empty")
         extension, content_type = image_format(tmp)
         relative = f"photos/{plot_id}/{sha256}.{extension}"
         target = storage_root / relative
@@ -155,8 +144,24 @@ def stored_file(storage_root: Path, relative: str) -> Path | None:
     """The file at ``relative`` under ``storage_root``, or None if missing or outside it."""
     if not relative:
         return None
-    root = storage_root.resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    try:
+        path = resolve_inside(storage_root, relative)
+    except StorageError:
         return None
-    return path
+    return path if path.is_file() else None
+
+
+_IMAGE_TYPES: Final = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+
+
+def image_data_uri(storage_root: Path, relative: str, max_bytes: int) -> str | None:
+    """A stored JPEG/PNG (a chip) as a ``data:`` URI, for self-contained printable pages.
+
+    Returns None when there is no such file inside ``storage_root``, it is not a JPEG/PNG
+    by name, or it is over ``max_bytes``.
+    """
+    path = stored_file(storage_root, relative)
+    media = _IMAGE_TYPES.get(path.suffix.lower()) if path else None
+    if path is None or media is None or path.stat().st_size > max_bytes:
+        return None
+    return f"data:{media};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"

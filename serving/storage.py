@@ -122,15 +122,6 @@ def is_reserved(root: Path, path: Path) -> bool:
     return first in RESERVED
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in :data:`COPY_CHUNK_BYTES` steps (constant memory)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(COPY_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def copy_hashing(source: BinaryIO, target: Path, max_bytes: int) -> tuple[int, str]:
     """Copy a stream to ``target`` in constant memory, hashing it on the way.
 

@@ -8,7 +8,6 @@ value is HTML-escaped. Tables of plain values and their CSV/XLSX files are in
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -17,8 +16,8 @@ from typing import Final
 
 from serving.campaigns.ledger import CellLedger, CellState, LedgerPlot, TownLedger
 from serving.campaigns.reports import cells_table, when
+from serving.photos import image_data_uri
 
-_CHIP_TYPES: Final = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 MAX_CHIP_BYTES: Final = 512 * 1024
 
 
@@ -27,19 +26,8 @@ def chip_data_uris(
 ) -> dict[int, str]:
     """Evidence chips of ``plots`` as ``data:`` URIs, by plot id (missing, odd or big ones
     are left out); only files inside ``storage_root`` are read."""
-    root = storage_root.resolve()
-    out = {}
-    for plot in plots:
-        if not plot.chip_path:
-            continue
-        path = (root / plot.chip_path).resolve()
-        media = _CHIP_TYPES.get(path.suffix.lower())
-        if media is None or not path.is_relative_to(root) or not path.is_file():
-            continue
-        if path.stat().st_size > max_bytes:
-            continue
-        out[plot.id] = f"data:{media};base64,{base64.b64encode(path.read_bytes()).decode()}"
-    return out
+    uris = {p.id: image_data_uri(storage_root, p.chip_path, max_bytes) for p in plots}
+    return {plot_id: uri for plot_id, uri in uris.items() if uri is not None}
 
 
 _CSS: Final = """

@@ -11,7 +11,6 @@ degrees throughout.
 
 from __future__ import annotations
 
-import base64
 import xml.etree.ElementTree as ET
 from html import escape
 from pathlib import Path
@@ -21,12 +20,11 @@ from detector.formats import GPX_NS, KML_NS
 from serving.auth import PATROL
 from serving.campaigns.dispatch import PatrolRoute, RouteStop, Site
 from serving.lifecycle import allowed_moves
-from serving.storage import StorageError, resolve_inside
+from serving.photos import image_data_uri
 
 _COORD_DECIMALS: Final = 7  # as stored in the database, about 1 cm
 # A chip larger than this is not embedded (the sheet would become unprintably heavy), bytes.
 MAX_CHIP_BYTES: Final = 5 * 1024 * 1024
-_CHIP_TYPES: Final = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
 
 def stop_label(stop: RouteStop, count: int) -> str:
@@ -186,21 +184,9 @@ def render_kml(route: PatrolRoute) -> str:
 
 
 def chip_data_uri(storage_root: Path, chip_path: str) -> str | None:
-    """The chip at ``chip_path`` (relative to the storage root) as a ``data:`` URI.
-
-    Returns None when there is no chip, it is missing, outside the storage root, larger
-    than :data:`MAX_CHIP_BYTES` or not a JPEG/PNG.
-    """
-    if not chip_path:
-        return None
-    try:
-        path = resolve_inside(storage_root, chip_path)
-    except StorageError:
-        return None
-    mime = _CHIP_TYPES.get(path.suffix.lower())
-    if mime is None or not path.is_file() or path.stat().st_size > MAX_CHIP_BYTES:
-        return None
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    """The chip at ``chip_path`` as a ``data:`` URI (None: no chip, missing, outside the
+    storage root, not JPEG/PNG or over :data:`MAX_CHIP_BYTES`)."""
+    return image_data_uri(storage_root, chip_path, MAX_CHIP_BYTES)
 
 
 _CSS: Final = """

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from detector.card import sha256_of
 from detector.errors import RasterError
 from serving.auth import ADMIN, ANALYST, PILOT, RESEARCHER
 from serving.config import Settings
@@ -48,7 +49,6 @@ from serving.storage import (
     copy_hashing,
     is_reserved,
     resolve_inside,
-    sha256_file,
 )
 
 router = APIRouter(prefix="/api/flights", tags=["flights"])
@@ -175,7 +175,7 @@ def register_flight(
     size = path.stat().st_size
     if size > settings.max_upload_bytes:
         raise _too_large(settings.max_upload_bytes)
-    incoming = IncomingFile(path, path.name, size, sha256_file(path), owned=False)
+    incoming = IncomingFile(path, path.name, size, sha256_of(path), owned=False)
     return _add(session, settings, user, incoming, body.metadata, "register")
 
 

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
+from detector.card import sha256_of
 from detector.errors import RasterError
 from serving.auth import ADMIN, PILOT
 from serving.config import Settings
@@ -26,7 +27,7 @@ from serving.deps import SessionDep, SettingsDep, require_roles
 from serving.flights import DuplicateFlightError, IncomingFile, add_flight
 from serving.models import Upload, User, utcnow
 from serving.schemas.flights import FlightMetadata, UploadCreate, UploadPublic
-from serving.storage import is_upload_id, new_upload_id, sha256_file, upload_part_path
+from serving.storage import is_upload_id, new_upload_id, upload_part_path
 
 router = APIRouter(prefix="/api/uploads", tags=["uploads"])
 Uploader = Annotated[User, Depends(require_roles(ADMIN, PILOT))]
@@ -295,7 +296,7 @@ def _complete(session: Session, settings: Settings, user: User, upload: Upload) 
         path=part,
         filename=upload.filename,
         size_bytes=upload.size_bytes,
-        sha256=sha256_file(part),
+        sha256=sha256_of(part),
         owned=True,
     )
     meta = FlightMetadata.model_validate(upload.meta)
