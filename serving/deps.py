@@ -6,7 +6,7 @@ Routes declare what they need — ``session: SessionDep``, ``user: CurrentUser``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -24,8 +24,12 @@ SESSION_COOKIE = "poppyscan_session"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was created with.
+
+    Dependencies that do no I/O are ``async``: FastAPI runs a sync one on its thread pool,
+    and each such hop costs a thread switch on every request.
+    """
     settings: Settings = request.app.state.settings
     return settings
 
@@ -67,10 +71,10 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: str) -> Callable[[User], User]:
+def require_roles(*roles: str) -> Callable[[User], Coroutine[None, None, User]]:
     """A dependency admitting only users with one of ``roles`` (403 for anyone else)."""
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.role not in roles:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

@@ -21,20 +21,29 @@ from serving.schemas.plots import (
     SuspectProperties,
 )
 
-_COLUMNS: Final = tuple(name for name in SuspectProperties.model_fields if name != "chip_url")
+# The map properties that are plot columns of the same name (all but ``chip_url``).
+PROPERTY_COLUMNS: Final = tuple(
+    name for name in SuspectProperties.model_fields if name != "chip_url"
+)
 # CSV columns: the map properties, then the bounding box, WGS84 degrees.
-CSV_FIELDS: Final = (*_COLUMNS, "chip_url", "min_lon", "min_lat", "max_lon", "max_lat")
+CSV_FIELDS: Final = (*PROPERTY_COLUMNS, "chip_url", "min_lon", "min_lat", "max_lon", "max_lat")
+
+
+def chip_url_of(plot_id: int, chip_path: str) -> str | None:
+    """API path of plot ``plot_id``'s evidence chip, None when it has none (no
+    ``chip_path``)."""
+    return f"/api/suspects/{plot_id}/chip" if chip_path else None
 
 
 def chip_url(plot: Plot) -> str | None:
     """API path of the plot's evidence chip, None when it has none."""
-    return f"/api/suspects/{plot.id}/chip" if plot.chip_path else None
+    return chip_url_of(plot.id, plot.chip_path)
 
 
 def plot_feature(plot: Plot) -> SuspectFeature:
     """One plot as an RFC 7946 Feature (WGS84 lon/lat polygon, map properties)."""
     properties = SuspectProperties.model_validate(
-        {**{name: getattr(plot, name) for name in _COLUMNS}, "chip_url": chip_url(plot)}
+        {**{name: getattr(plot, name) for name in PROPERTY_COLUMNS}, "chip_url": chip_url(plot)}
     )
     geometry = PolygonGeometry.model_validate(json.loads(plot.geometry_geojson))
     return SuspectFeature(id=plot.id, geometry=geometry, properties=properties)

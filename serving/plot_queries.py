@@ -11,10 +11,14 @@ Admins, analysts and researchers see every plot.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from fastapi import HTTPException, status
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from serving.auth import ADMIN, ANALYST, PATROL, RESEARCHER
 from serving.models import Flight, Plot, User
@@ -36,6 +40,44 @@ def get_visible_plot(session: Session, user: User, plot_id: int) -> Plot:
     if plot is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no suspect {plot_id}")
     return plot
+
+
+class bbox_index_match(FunctionElement[bool]):  # noqa: N801 - an SQL function's name
+    """SQL condition: the database's spatial index says the plot's bounding box may
+    intersect ``(west, south, east, north)`` (WGS84 degrees, ``west <= east``).
+
+    On SQLite it looks the ids up in the ``plots_rtree`` R*Tree (which rounds outward, so it
+    may over-select), on PostgreSQL it is the GiST-indexed ``box && box``, elsewhere it is
+    true. It narrows the rows cheaply; callers keep the exact comparison on the columns.
+    Both indexes come from migration 0003.
+    """
+
+    # No Boolean type: SQLite would compare the condition with 1, hiding it from the index.
+    inherit_cache = True
+    name = "bbox_index_match"
+
+
+@compiles(bbox_index_match)
+def _no_spatial_index(_element: bbox_index_match, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "1 = 1"
+
+
+@compiles(bbox_index_match, "sqlite")
+def _sqlite_rtree(element: bbox_index_match, compiler: SQLCompiler, **kw: Any) -> str:
+    west, south, east, north = (compiler.process(arg, **kw) for arg in element.clauses)
+    return (
+        f"plots.id IN (SELECT id FROM plots_rtree WHERE max_lon >= {west} "
+        f"AND min_lon <= {east} AND max_lat >= {south} AND min_lat <= {north})"
+    )
+
+
+@compiles(bbox_index_match, "postgresql")
+def _postgresql_gist(element: bbox_index_match, compiler: SQLCompiler, **kw: Any) -> str:
+    west, south, east, north = (compiler.process(arg, **kw) for arg in element.clauses)
+    return (
+        "box(point(plots.min_lon, plots.min_lat), point(plots.max_lon, plots.max_lat)) "
+        f"&& box(point({west}, {south}), point({east}, {north}))"
+    )
 
 
 def _day_start(day: date) -> datetime:
@@ -70,16 +112,18 @@ def filter_conditions(query: SuspectFilter) -> list[ColumnElement[bool]]:
         west, south, east, north = bounds
         conditions.append(and_(Plot.max_lat >= south, Plot.min_lat <= north))
         if west <= east:
+            conditions.append(bbox_index_match(west, south, east, north))
             conditions.append(and_(Plot.max_lon >= west, Plot.min_lon <= east))
         else:  # across the antimeridian: west..180 or -180..east
             conditions.append(or_(Plot.max_lon >= west, Plot.min_lon <= east))
     return conditions
 
 
-def select_plots(user: User, query: SuspectFilter) -> Select[Plot]:
-    """Plots ``user`` may see that match ``query``, most confident first."""
+def select_plots(user: User, query: SuspectFilter, *columns: Any) -> Select[Any]:
+    """Plots ``user`` may see that match ``query``, most confident first: whole ``Plot``
+    objects, or just ``columns`` when given."""
     return (
-        select(Plot)
+        select(*(columns or (Plot,)))
         .where(visible_to(user), *filter_conditions(query))
         .order_by(Plot.confidence.desc(), Plot.id)
     )

@@ -23,7 +23,7 @@ from serving.deps import SessionDep, SettingsDep, require_roles
 from serving.exports import plot_feature
 from serving.models import AuditEvent, Photo, Plot, User
 from serving.photos import PhotoError, save_photo, stored_file
-from serving.plot_queries import READER_ROLES, count_plots, get_visible_plot, select_plots
+from serving.plot_queries import READER_ROLES, get_visible_plot
 from serving.schemas.plots import (
     AllowedMove,
     AuditEventPublic,
@@ -33,9 +33,9 @@ from serving.schemas.plots import (
     SuspectPage,
     SuspectPublic,
     SuspectsPublic,
-    SuspectSummary,
     TransitionCreate,
 )
+from serving.suspect_list import page_json
 
 router = APIRouter(prefix="/api/suspects", tags=["suspects"])
 Reader = Annotated[User, Depends(require_roles(*READER_ROLES))]
@@ -52,6 +52,11 @@ class GeoJSONResponse(JSONResponse):
     """JSON with the GeoJSON media type (RFC 7946)."""
 
     media_type = "application/geo+json"
+
+    @classmethod
+    def raw(cls, content: bytes) -> Response:
+        """A response of GeoJSON already encoded."""
+        return Response(content, media_type=cls.media_type)
 
 
 def _history(session: Session, plot_id: int) -> list[AuditEventPublic]:
@@ -85,16 +90,6 @@ def _allowed_moves(plot: Plot, user: User) -> list[AllowedMove]:
     ]
 
 
-def _suspect_summary(plot: Plot, user: User) -> SuspectSummary:
-    feature = plot_feature(plot)
-    return SuspectSummary(
-        id=feature.id,
-        geometry=feature.geometry,
-        properties=feature.properties,
-        allowed_moves=_allowed_moves(plot, user),
-    )
-
-
 def _suspect_public(session: Session, plot: Plot, user: User) -> SuspectPublic:
     feature = plot_feature(plot)
     photos = session.scalars(select(Photo).where(Photo.plot_id == plot.id).order_by(Photo.id))
@@ -117,7 +112,7 @@ def _suspect_public(session: Session, plot: Plot, user: User) -> SuspectPublic:
 )
 def list_suspects(
     query: Annotated[SuspectPage, Query()], session: SessionDep, user: Reader
-) -> SuspectsPublic:
+) -> Response:
     """Plots matching every given filter, most confident first, as RFC 7946 features.
 
     ``bbox`` is ``minlon,minlat,maxlon,maxlat`` in WGS84 degrees and selects plots whose
@@ -126,15 +121,8 @@ def list_suspects(
     carries ``allowed_moves``: the statuses you may move it to now, with the evidence each
     move needs.
     """
-    plots = session.scalars(select_plots(user, query).limit(query.limit).offset(query.offset))
-    features = [_suspect_summary(p, user) for p in plots]
-    return SuspectsPublic(
-        features=features,
-        count=len(features),
-        total=count_plots(session, user, query),
-        limit=query.limit,
-        offset=query.offset,
-    )
+    # Built as bytes (serving.suspect_list): the response model above documents them.
+    return GeoJSONResponse.raw(page_json(session, user, query))
 
 
 @router.get(

@@ -30,7 +30,7 @@ from serving import lifecycle
 from serving.db import make_engine, session_factory
 from serving.models import Plot, User
 from serving.photos import PhotoError, image_format, stored_file
-from serving.schemas.plots import Status
+from serving.schemas.plots import Status, SuspectsPublic
 
 NOW = datetime.now(UTC)
 # The first flight was scanned now, the second ten days ago.
@@ -163,6 +163,21 @@ def test_list_is_rfc7946_geojson_of_every_scanned_plot(shared: Shared) -> None:
     statuses = {f["id"]: f["properties"]["status"] for f in body["features"]}
     assert statuses[shared.unit7] == statuses[shared.unit9] == "dispatched"
     assert statuses[shared.suspect] == "suspect"
+
+
+def test_list_is_the_documented_model_and_agrees_with_the_detail(shared: Shared) -> None:
+    """The list is encoded straight from table rows (serving.suspect_list); it must still be
+    exactly the OpenAPI model, with the feature the detail endpoint gives each plot."""
+    client, login = shared.server.client, shared.login
+    for who in ("ana", "pat"):
+        response = client.get("/api/suspects", params={"limit": 7}, headers=login(who))
+        page = SuspectsPublic.model_validate_json(response.content)
+        assert page.count == len(page.features) <= 7 and page.limit == 7
+        for feature in response.json()["features"]:
+            detail = client.get(f"/api/suspects/{feature['id']}", headers=login(who)).json()
+            for member in ("type", "id", "geometry", "properties", "allowed_moves"):
+                assert feature[member] == detail[member], (who, feature["id"], member)
+    assert page.count >= 1, "pat sees Unit 7's plot"
 
 
 def _intersecting(

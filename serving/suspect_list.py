@@ -1,0 +1,94 @@
+"""The suspect list's GeoJSON, built straight from table rows in one JSON pass.
+
+The list is the server's busiest request: the map asks for it on every pan and the review
+queue on every page. Loading ORM objects, building a pydantic model per plot and then
+validating and encoding the whole collection again cost 15-20 ms of CPU per page of 100
+plots (``benchmarks/api_load.py``). Here a page is one Core ``SELECT`` of the columns a
+feature shows; the outline, stored as GeoJSON text, is spliced in as it is; the properties
+go through pydantic-core's JSON encoder; ``allowed_moves`` is encoded once per (status,
+unit) pair. The bytes are a :class:`serving.schemas.plots.SuspectsPublic`, the model the
+OpenAPI document shows (``tests/serving/test_suspect_list.py`` holds them to it and to the
+properties :func:`serving.exports.plot_feature` gives the same plot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from pydantic_core import to_json
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
+
+from serving import lifecycle
+from serving.exports import PROPERTY_COLUMNS, chip_url_of
+from serving.models import Plot, User
+from serving.plot_queries import count_plots, select_plots
+from serving.schemas.plots import SuspectPage
+
+# The columns one feature needs, in the order the row tuples hold them.
+FEATURE_COLUMNS: Final = (
+    *(getattr(Plot, name) for name in PROPERTY_COLUMNS),
+    Plot.geometry_geojson,
+    Plot.chip_path,
+)
+_GEOMETRY, _CHIP = len(PROPERTY_COLUMNS), len(PROPERTY_COLUMNS) + 1
+_STATUS, _UNIT = PROPERTY_COLUMNS.index("status"), PROPERTY_COLUMNS.index("assigned_unit")
+
+
+def _json_value(value: Any) -> Any:
+    """``value`` as the response model holds it: naive times (SQLite) are UTC."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class _MovesJson:
+    """``allowed_moves`` of one user, as JSON, encoded once per (status, unit) pair."""
+
+    def __init__(self, user: User) -> None:
+        self._role, self._unit = user.role, user.unit
+        self._encoded: dict[tuple[str, str], bytes] = {}
+
+    def __call__(self, status: str, assigned_unit: str) -> bytes:
+        key = (status, assigned_unit)
+        encoded = self._encoded.get(key)
+        if encoded is None:
+            rules = lifecycle.allowed_moves(status, assigned_unit, self._role, self._unit)
+            moves = [{"to_status": r.target, "requires": sorted(r.requires)} for r in rules]
+            encoded = self._encoded[key] = to_json(moves)
+        return encoded
+
+
+def feature_json(row: Row[Any] | Sequence[Any], moves: bytes) -> bytes:
+    """One plot (a row of :data:`FEATURE_COLUMNS`) as an RFC 7946 Feature with
+    ``allowed_moves``."""
+    properties = {name: _json_value(row[i]) for i, name in enumerate(PROPERTY_COLUMNS)}
+    plot_id = properties["id"]
+    properties["chip_url"] = chip_url_of(plot_id, row[_CHIP])
+    return b"".join(
+        (
+            b'{"type":"Feature","id":',
+            str(plot_id).encode(),
+            b',"geometry":',
+            row[_GEOMETRY].encode(),
+            b',"properties":',
+            to_json(properties),
+            b',"allowed_moves":',
+            moves,
+            b"}",
+        )
+    )
+
+
+def page_json(session: Session, user: User, query: SuspectPage) -> bytes:
+    """One page of the plots ``user`` may see that match ``query``, most confident first,
+    as the JSON of a :class:`serving.schemas.plots.SuspectsPublic`."""
+    page = select_plots(user, query, *FEATURE_COLUMNS).limit(query.limit).offset(query.offset)
+    rows = session.execute(page).all()
+    moves = _MovesJson(user)
+    features = b",".join(feature_json(row, moves(row[_STATUS], row[_UNIT])) for row in rows)
+    total = count_plots(session, user, query)
+    tail = f'],"count":{len(rows)},"total":{total},"limit":{query.limit},"offset":{query.offset}}}'
+    return b'{"type":"FeatureCollection","features":[' + features + tail.encode()
