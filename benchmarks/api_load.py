@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--think-ms", type=float, default=0.0, help="pause between a client's requests, ms (0)"
     )
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="API processes, `serve --workers` (1)"
+    )
     parser.add_argument("--plots", type=int, default=100_000, help="plots in the database")
     parser.add_argument("--flights", type=int, default=20, help="flights they belong to (20)")
     parser.add_argument(
@@ -223,7 +226,7 @@ def _run(
     env = server_env(database_url)
     create_accounts(data_dir, env)
     raster = None if args.no_scan else synthetic_flight(args.cache, args.flight_size, env)
-    with running_server(data_dir, env) as server:
+    with running_server(data_dir, env, args.api_workers) as server:
         analyst, pilot = log_in(server.url, "ana"), log_in(server.url, "pia")
         print("server up; idle service times ...", file=sys.stderr)
         idle = idle_service(server.url, analyst, kinds, args.seed)

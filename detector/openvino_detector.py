@@ -3,7 +3,8 @@
 On a CPU this is the scanner's default runtime: OpenVINO runs YOLO11n at 640 px about 2.5x
 faster than eager PyTorch here, and without importing torch a scan stays far below 1 GB of
 memory (the CUDA build of torch costs ~700 MB just to import). Pre-processing is Ultralytics'
-(RGB, scaled to 0..1, no letterbox needed: tiles are already the model's input size) and
+(RGB, scaled to 0..1, no letterbox needed: tiles are already the model's input size), done
+inside the compiled graph on the uint8 tiles (:func:`_takes_uint8_tiles`), and
 post-processing is :mod:`detector.yolo_decode`, so boxes match Ultralytics' PyTorch results.
 
 Precision: ``"f32"`` (default) gives the same boxes on every machine and matches PyTorch;
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,23 @@ from detector.offline import configure_offline
 from detector.yolo_decode import decode
 
 PRECISIONS = ("f32", "fast", "int8")
+
+
+def _takes_uint8_tiles(model: Any) -> Any:
+    """``model`` (an ``openvino.Model`` taking 1x3xHxW float RGB in 0..1) made to take the
+    tiles as the reader gives them, 1xHxWx3 uint8 RGB: the layout change, the conversion to
+    float and the scaling by 1/255 become part of the compiled graph. The CPU plugin fuses
+    them into the first convolution's input instead of numpy making a float copy of every
+    tile on the scan's thread (2.3 ms a tile here, an eighth of the f32 model's time and a
+    quarter of the INT8 model's)."""
+    import openvino as ov
+    from openvino.preprocess import PrePostProcessor
+
+    steps = PrePostProcessor(model)
+    steps.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+    steps.input().model().set_layout(ov.Layout("NCHW"))
+    steps.input().preprocess().convert_element_type(ov.Type.f32).scale(255.0)
+    return steps.build()
 
 
 class OpenVINODetector:
@@ -70,7 +89,7 @@ class OpenVINODetector:
                 )
             if shape.is_dynamic:
                 model.reshape([1, 3, size, size])
-            self._compiled = ov.Core().compile_model(model, "CPU", config)
+            self._compiled = ov.Core().compile_model(_takes_uint8_tiles(model), "CPU", config)
         except ModelError:
             raise
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses on bad files
@@ -92,9 +111,8 @@ class OpenVINODetector:
         """Detect plants in RGB tiles (see :class:`detector.backends.Detector`)."""
         out = []
         for tile in tiles:
-            chw = tile.transpose(2, 0, 1)[None].astype(np.float32)
-            chw *= np.float32(1 / 255)  # in place: one float copy per tile, not two
-            raw = self._request.infer({0: chw})[self._compiled.output(0)]
+            batch = np.ascontiguousarray(tile)[None]  # 1 x H x W x 3 uint8, as read
+            raw = self._request.infer({0: batch})[self._compiled.output(0)]
             size = (self.card.tile_size_px, self.card.tile_size_px)
             out.append(decode(raw[0], self.conf, self.card.iou_threshold, size))
         return out

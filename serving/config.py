@@ -31,7 +31,11 @@ class Settings(BaseSettings):
         max_photo_bytes: Largest field photo, bytes.
         token_ttl_min: Lifetime of a login token, minutes.
         secret_key: Token signing key; generated once and kept in ``<data_dir>/secret.key``.
-        embedded_worker: Run scan jobs on a thread of the server process.
+        embedded_worker: Run scan jobs on a thread of the server process (``create_app``;
+            ``poppyscan serve`` runs them in a worker process of its own instead).
+        scan_nice: How much lower a worker's scans run in CPU priority than the API (Linux
+            nice increment, 0-19): a scan uses the CPU that requests leave it, so the map
+            stays quick while a flight is scanned. 0 scans at the API's priority.
         worker_poll_s: How often an idle worker looks for queued jobs, seconds.
         job_lease_s: A running job whose worker has not reported for this long is requeued.
         model: Weights path, or NAME[:VERSION] from the model registry; when unset, the
@@ -57,6 +61,7 @@ class Settings(BaseSettings):
     token_ttl_min: int = 12 * 60
     secret_key: str | None = None
     embedded_worker: bool = True
+    scan_nice: int = Field(default=10, ge=0, le=19)
     worker_poll_s: float = 1.0
     job_lease_s: float = 60.0
     model: str | None = None

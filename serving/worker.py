@@ -12,6 +12,8 @@ storage.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 
@@ -115,6 +117,22 @@ class JobReporter:
                 return
 
 
+def lower_thread_priority(increment: int) -> None:
+    """Make the calling thread (and the threads it starts later) ``increment`` nicer.
+
+    Linux keeps a nice value per thread, so an embedded worker's scans yield the CPU to the
+    API threads of the same process. Elsewhere this does nothing.
+    """
+    if increment <= 0 or sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + increment))
+    except OSError as exc:  # e.g. a container that forbids it: scans just compete
+        log.warning("could not lower the scan worker's CPU priority: %s", exc)
+
+
 class Worker:
     """Runs scan jobs from the queue, one at a time, in the calling thread.
 
@@ -163,7 +181,12 @@ class Worker:
         return True
 
     def serve(self) -> None:
-        """Run jobs until :attr:`stopping` is set, polling an empty queue."""
+        """Run jobs until :attr:`stopping` is set, polling an empty queue.
+
+        The calling thread first drops to ``settings.scan_nice``; the threads a scan starts
+        (tile readers, the inference runtime's pool) inherit that priority.
+        """
+        lower_thread_priority(self.settings.scan_nice)
         self.recover(force=True)
         while not self.stopping.is_set():
             try:

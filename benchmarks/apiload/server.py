@@ -1,7 +1,8 @@
 """The real server: ``python -m serving.cli serve`` as a subprocess, and what is done to it.
 
-The server runs from the repository with its embedded scan worker on a free loopback port
-and is stopped with SIGINT. Accounts are made with ``python -m serving.cli user create
+The server runs from the repository on a free loopback port — its API processes
+(``--workers``) and the scan worker process ``serve`` starts beside them — and is stopped
+with SIGINT. Accounts are made with ``python -m serving.cli user create
 --password-stdin``; the live flight is ``python -m serving.cli synth`` (kept in a cache
 between runs), uploaded with ``POST /api/flights``, and its scan job is polled through
 ``GET /api/jobs/{id}``.
@@ -98,9 +99,10 @@ class Server:
 
 @contextmanager
 def running_server(
-    data_dir: Path, env: dict[str, str], timeout_s: float = 120.0
+    data_dir: Path, env: dict[str, str], api_workers: int = 1, timeout_s: float = 120.0
 ) -> Iterator[Server]:
-    """Start ``python -m serving.cli serve`` on a free port; stop it (SIGINT) afterwards."""
+    """Start ``python -m serving.cli serve --workers API_WORKERS`` on a free port; stop it
+    (SIGINT) afterwards."""
     port = free_port()
     log = data_dir.parent / "server.log"
     with log.open("wb") as out:
@@ -114,6 +116,8 @@ def running_server(
                 str(port),
                 "--data-dir",
                 str(data_dir),
+                "--workers",
+                str(api_workers),
             ],
             cwd=REPO,
             env=env,
@@ -205,10 +209,24 @@ def wait_running(url: str, token: str, job_id: int, timeout_s: float = 120.0) ->
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of process ``pid`` and its threads, seconds (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
+    """User + system CPU time of process ``pid``, its threads and every process under it
+    (API processes, the scan worker), seconds (Linux /proc)."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent pid, CPU seconds)
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    if pid not in stats:
+        return None
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, (ppid, _) in stats.items() if ppid == parent and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(stats[p][1] for p in tree)

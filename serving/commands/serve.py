@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,17 @@ HELP = "run the poppyscan server: API, web UI and scan worker"
 DESCRIPTION = """\
 Start the poppyscan server. With no options it keeps everything under ./poppyscan-data: a
 SQLite database, uploaded flights, evidence chips and photos, and runs scan jobs on a worker
-inside the server. Set DATABASE_URL=postgresql://user@host/db to use PostgreSQL instead, and
-run more workers on other machines with `poppyscan worker`.
+process beside the API, at a lower CPU priority (POPPYSCAN_SCAN_NICE, default 10) so the
+map stays quick during a scan. Set DATABASE_URL=postgresql://user@host/db to use PostgreSQL
+instead, and run more workers on other machines with `poppyscan worker`. --workers N runs N
+API processes (one per core serves most requests on a busy server).
 
 Create the first admin before logging in:
   poppyscan user create admin --role admin
 
 examples:
   poppyscan serve
-  poppyscan serve --host 0.0.0.0 --port 8080 --data-dir /srv/poppyscan
+  poppyscan serve --host 0.0.0.0 --port 8080 --data-dir /srv/poppyscan --workers 2
   DATABASE_URL=postgresql://poppyscan@db/poppyscan poppyscan serve --no-worker
 """
 
@@ -36,10 +39,20 @@ def add_parser(verbs: Any) -> None:
     )
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     add_data_dir_argument(parser)
+    parser.add_argument("--workers", type=_positive, default=1, help="API processes (default 1)")
     parser.add_argument(
-        "--no-worker", action="store_true", help="do not run scan jobs in this process"
+        "--no-worker",
+        action="store_true",
+        help="do not start a scan worker (run `poppyscan worker` elsewhere)",
     )
     parser.set_defaults(run=run)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
@@ -62,16 +75,43 @@ def settings_from(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted."""
+    """Migrate the database, start the scan worker process, serve until interrupted."""
     import uvicorn
 
     from serving.app import create_app
+    from serving.db import make_engine, migrate
+    from serving.worker_process import start_worker_process, stop_worker_process
 
-    settings = settings_from(args, **({"embedded_worker": False} if args.no_worker else {}))
-    app = create_app(settings)
+    # Scans run in the worker process, never on a thread of an API process.
+    settings = settings_from(args, embedded_worker=False)
+    engine = make_engine(settings.resolved_database_url())
+    try:  # once, before several processes would race to create the schema
+        migrate(engine)
+        dialect = engine.dialect.name
+    finally:
+        engine.dispose()
+    worker = None if args.no_worker else start_worker_process(args.data_dir)
     print(
         f"poppyscan: web UI at http://{args.host}:{args.port}/ (API docs at /docs); "
-        f"data in {settings.data_dir.resolve()} ({app.state.engine.dialect.name})"
+        f"data in {settings.data_dir.resolve()} ({dialect}); {args.workers} API process(es), "
+        + ("no scan worker" if worker is None else f"scan worker pid {worker.pid}"),
+        flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        if args.workers == 1:
+            uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+        else:  # each API process builds its app from the environment
+            os.environ["POPPYSCAN_EMBEDDED_WORKER"] = "false"
+            os.environ["POPPYSCAN_DATA_DIR"] = str(settings.data_dir)
+            uvicorn.run(
+                "serving.app:create_app",
+                factory=True,
+                workers=args.workers,
+                host=args.host,
+                port=args.port,
+                log_level="warning",
+            )
+    finally:
+        if worker is not None:
+            stop_worker_process(worker)
     return 0

@@ -135,12 +135,18 @@ def _wait_healthy(server: LiveServer, timeout_s: float) -> None:
 
 @contextmanager
 def live_server(
-    data_dir: Path, *, worker: bool = True, env: Mapping[str, str] | None = None
+    data_dir: Path,
+    *,
+    worker: bool = True,
+    api_workers: int = 1,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[LiveServer]:
-    """Run ``python -m serving.cli serve`` on a free port until the block ends."""
+    """Run ``python -m serving.cli serve --workers API_WORKERS`` on a free port until the
+    block ends."""
     port = free_port()
     log = data_dir.parent / f"server-{port}.log"
     args = ["serve", "--port", str(port), "--data-dir", str(data_dir)]
+    args += ["--workers", str(api_workers)]
     if not worker:
         args.append("--no-worker")
     with log.open("wb") as out:
