@@ -23,7 +23,8 @@ What it does, in order:
 2. **SQL alone.** Each request kind's page query and count query, built with the server's
    own ``serving.plot_queries``, timed directly on the database (median of 5, no HTTP), with
    the database's query plan in one line.
-3. **Server.** ``python -m serving.cli serve`` as a subprocess with its embedded scan worker;
+3. **Server.** ``python -m serving.cli serve --workers N`` (``--api-workers``, default 1) as
+   a subprocess, with the scan worker process it starts;
    an analyst (who lists) and a pilot (who uploads) made with ``python -m serving.cli user
    create --password-stdin``; each logs in once. Each request kind is timed once more over
    HTTP by a single client on the idle server (median of 10): the service time of one
@@ -46,58 +47,50 @@ What it does, in order:
 The bar is judged on all load requests together: p95 < 200 ms and zero errors; the script
 exits 1 when it fails. The clients run in this process, on the same two cores as the server,
 its scan worker and whatever else runs: the header prints the load average, and the notes
-give the CPU the server process and the clients used during the load (with PostgreSQL the
-SQL runs in postgres backends, which that figure leaves out), the queueing check of
-Little's law (clients / throughput against the measured mean latency), the floor every
-request pays (``GET /api/auth/me``) and each kind's query plan. Options for experiments:
-``--no-scan`` (control: no scan during the load), ``--think-ms``, ``--flight-size`` (a
-6144 px flight keeps the scan busy for the whole 30 s window).
+give the CPU the server's processes (API and scan worker) and the clients used during the
+load (with PostgreSQL the SQL runs in postgres backends, which that figure leaves out),
+the queueing check of Little's law (clients / throughput against the measured mean
+latency), the floor every request pays (``GET /api/auth/me``) and each kind's query plan.
+Options for experiments: ``--no-scan`` (control: no scan during the load), ``--think-ms``,
+``--flight-size`` (a 6144 px flight keeps the scan busy for the whole 30 s window).
 
 Usage::
 
     python benchmarks/api_load.py                         # SQLite, 50 clients, 30 s
     python benchmarks/api_load.py \
         --database-url postgresql://postgres@127.0.0.1:5432/poppyscan_api_load
+    python benchmarks/api_load.py --api-workers 2         # two API processes
     python benchmarks/api_load.py --seconds 10 --clients 10 --plots 20000   # quicker
 
-Measured here on 2026-11-22 with the defaults (100,000 plots, 50 clients, 30 s, 0 think
-time), before the schema had the indexes ``(status|class_name|flight_id, confidence DESC,
-id)`` on ``plots`` (see the controls below); the 2 cores were shared with a model training
-run (about one core until 10:32) and a CI run, load average 3.3-4.7 before each run, so
-repeated runs vary by +-30 % in throughput. Setup (bulk insert of 100,000 plots and 169,812
-detections): 7.2 s on SQLite, 11.4 s on PostgreSQL; a whole run takes about 50 s.
+Measured here on 2026-11-22 (second session), defaults unless named, 0 errors in every
+run, bar FAIL in every run; ``API`` is ``--api-workers``, ``scan`` says whether the scan job
+was ``running`` for the whole load window::
 
-All three runs: 50 clients for 31-32 s, 0 errors, bar FAIL (``scan`` says whether the scan
-job was ``running`` for the whole load window)::
+    | run                   | requests | p50 ms | p95 ms | p99 ms | req/s | scan          |
+    | SQLite, API 1, before |      771 |   1914 |   3038 |   3923 |  24.4 | yes           |
+    | SQLite, API 1         |     1531 |    877 |   1762 |   2722 |  50.0 | no, to 20.7 s |
+    | SQLite, API 2         |     2129 |    596 |   1486 |   2150 |  69.8 | yes           |
+    | PostgreSQL 15, API 2  |     1689 |    731 |   1883 |   2627 |  55.1 | yes           |
 
-    | run                 | requests | p50 ms | p95 ms | p99 ms | max ms | req/s | scan          |
-    | SQLite 10:24 (1)    |      675 |   2207 |   3652 |   4456 |   5467 |  21.0 | yes           |
-    | SQLite 10:32 (2)    |     1194 |   1244 |   2071 |   2611 |   3956 |  38.4 | no, to 19.8 s |
-    | PostgreSQL 10:33 (3)|      887 |   1625 |   2619 |   3857 |   4387 |  28.3 | no, to 24.3 s |
+"Before" is the first run of the session, with the schema of migration 0002, the
+list built through ORM objects and pydantic models, and the scan on a thread of the API
+process. What changed, in order of effect: the list is encoded straight from Core rows
+(``serving.suspect_list``: 50-100 features cost ~1-2 ms instead of ~10-20 ms); a spatial
+index on the bounding boxes (SQLite R*Tree, PostgreSQL GiST; ``bbox`` SQL 13 -> 5-7 ms) and
+an index for the unfiltered confidence order (``page`` SQL 52 -> 2 ms); the scan runs in a
+worker process of its own at nice 10, and ``--workers 2`` runs two API processes.
 
-(1) training using about one core; (2) training just finished; (3) a model export started
-mid-run.
-
-Per kind (SQLite, 10:32): median idle single-client latency 15-46 ms (``flight`` 15,
-``bbox`` 21, ``status`` 27, ``page`` 34, ``status+bbox`` 44, ``class+conf`` 46), of which
-the SQL alone (page + count query) is 7-41 ms and ``GET /api/auth/me`` 1.8 ms. Every
-page query sorts all the rows its filter matches (SQLite: ``USE TEMP B-TREE FOR ORDER BY``;
-PostgreSQL: ``Sort``, with a ``Seq Scan`` for class+conf and the unfiltered page).
-
-Why it fails: latency is queueing. With 50 clients that never pause, Little's law gives
-latency = 50 / throughput (1.30 s at 38.4 req/s; measured mean 1.26 s), and throughput is
-capped by CPU: on SQLite the server process used 1.0-1.6 cores (all that the other jobs
-left) at 34-47 ms of CPU per request, scan included (38 ms without it). p95 < 200 ms at
-this concurrency needs more than 250 req/s (50 clients / 0.2 s, and p95 lies above the
-mean), i.e. at most 4-6 ms of CPU per request on those cores.
-
-Controls (SQLite, under the same training load as the 10:24 run): without the scan,
-24.2 req/s and p95 3315 ms (the scan is not the limit); with those three indexes added to
-the run's database (then an option of this script; the schema's migrations add them now),
-29.8 req/s and p95 2656 ms (idle ``status`` 30 -> 10 ms, ``class+conf`` 47 -> 9 ms; the
-page SQL of those kinds drops from ~20 ms to ~1 ms, on PostgreSQL too); ``--think-ms 2000``,
-18.3 req/s and p95 1914 ms. With ``--flight-size 6144`` (10:31, as the training ended) the
-scan ran the whole window: 35.0 req/s, p95 2343 ms.
+Why it still fails: latency is queueing. With 50 clients that never pause, Little's law
+gives latency = 50 / throughput (716 ms at 69.8 req/s; measured mean 682 ms), and the
+throughput is capped by CPU: the server (API processes + scan worker) used 1.5-1.7 cores
+at 24-30 ms of CPU per request, scan included, and the clients the rest (~0.3 core). On one
+idle client a request costs 8-16 ms of wall time (``status+bbox`` 47 ms), of which SQL is
+3-12 ms (``status+bbox`` ~60 ms: a 3 km view holds ~10,000 plots and both queries visit
+each), and FastAPI's own floor (token check, user lookup, dependency and thread-pool
+hops; ``GET /api/auth/me``) 5-7 ms. p95 < 200 ms at this concurrency needs more than 250
+req/s, i.e. at most ~5 ms of CPU per request on these 2 cores: less than the framework's
+floor alone. On PostgreSQL the exact ``total`` counts are the largest SQL cost (the
+unfiltered count 25 ms, per-status 15 ms).
 """
 
 from __future__ import annotations
