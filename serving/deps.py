@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from serving.auth import user_id_from_token
 from serving.config import Settings
 from serving.models import User
+from serving.plot_counts import PlotCounts
 
 TOKEN_URL = "/api/auth/token"
 # The web UI keeps its token in this HttpOnly, SameSite=Strict cookie, so map tiles and chip
@@ -41,7 +42,14 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+async def get_plot_counts(request: Request) -> PlotCounts:
+    """This process's cache of suspect-list totals."""
+    counts: PlotCounts = request.app.state.plot_counts
+    return counts
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PlotCountsDep = Annotated[PlotCounts, Depends(get_plot_counts)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

@@ -215,6 +215,17 @@ class Plot(Base):
     )
 
 
+class PlotRevision(Base):
+    """One row whose ``n`` the database bumps on every change of the plots (and of a
+    flight's campaign or season): the suspect list's cached totals are valid while it
+    stays the same (triggers of migration 0004; :mod:`serving.plot_counts`)."""
+
+    __tablename__ = "plot_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
 class Detection(Base):
     """One plant box of a plot: WGS84 centre and outline, raster pixel corners."""
 

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from serving import lifecycle
 from serving.exports import PROPERTY_COLUMNS, chip_url_of
 from serving.models import Plot, User
-from serving.plot_queries import count_plots, select_plots
+from serving.plot_counts import PlotCounts
+from serving.plot_queries import select_plots
 from serving.schemas.plots import SuspectPage
 
 # The columns one feature needs, in the order the row tuples hold them.
@@ -82,13 +83,14 @@ def feature_json(row: Row[Any] | Sequence[Any], moves: bytes) -> bytes:
     )
 
 
-def page_json(session: Session, user: User, query: SuspectPage) -> bytes:
+def page_json(session: Session, user: User, query: SuspectPage, counts: PlotCounts) -> bytes:
     """One page of the plots ``user`` may see that match ``query``, most confident first,
-    as the JSON of a :class:`serving.schemas.plots.SuspectsPublic`."""
+    as the JSON of a :class:`serving.schemas.plots.SuspectsPublic`; ``total`` comes from
+    ``counts``."""
     page = select_plots(user, query, *FEATURE_COLUMNS).limit(query.limit).offset(query.offset)
     rows = session.execute(page).all()
     moves = _MovesJson(user)
     features = b",".join(feature_json(row, moves(row[_STATUS], row[_UNIT])) for row in rows)
-    total = count_plots(session, user, query)
+    total = counts.total(session, user, query)
     tail = f'],"count":{len(rows)},"total":{total},"limit":{query.limit},"offset":{query.offset}}}'
     return b'{"type":"FeatureCollection","features":[' + features + tail.encode()

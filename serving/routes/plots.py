@@ -19,7 +19,7 @@ from serving import lifecycle
 from serving.audit import record
 from serving.auth import ADMIN, ANALYST, PATROL
 from serving.campaigns.survey import growth_stage
-from serving.deps import SessionDep, SettingsDep, require_roles
+from serving.deps import PlotCountsDep, SessionDep, SettingsDep, require_roles
 from serving.exports import plot_feature
 from serving.models import AuditEvent, Photo, Plot, User
 from serving.photos import PhotoError, save_photo, stored_file
@@ -111,7 +111,10 @@ def _suspect_public(session: Session, plot: Plot, user: User) -> SuspectPublic:
     summary="Suspects as a GeoJSON FeatureCollection",
 )
 def list_suspects(
-    query: Annotated[SuspectPage, Query()], session: SessionDep, user: Reader
+    query: Annotated[SuspectPage, Query()],
+    session: SessionDep,
+    counts: PlotCountsDep,
+    user: Reader,
 ) -> Response:
     """Plots matching every given filter, most confident first, as RFC 7946 features.
 
@@ -122,7 +125,7 @@ def list_suspects(
     move needs.
     """
     # Built as bytes (serving.suspect_list): the response model above documents them.
-    return GeoJSONResponse.raw(page_json(session, user, query))
+    return GeoJSONResponse.raw(page_json(session, user, query, counts))
 
 
 @router.get(

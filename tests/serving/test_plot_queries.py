@@ -1,9 +1,11 @@
-"""The suspect list's bounding-box filter through each database's spatial index.
+"""The suspect list's bounding-box filter through each database's spatial index, and its
+cached totals.
 
-A grid of small square plots goes straight into a migrated database; every box query must
-return exactly the plots a plain interval test finds, after inserts, a plot whose bounds
-change and a deleted plot, so the SQLite R*Tree (kept by triggers) and PostgreSQL's GiST
-index can never hide a plot from the map.
+A grid of small square plots goes straight into a migrated database; every box query (with
+and without a status filter) must return exactly the plots a plain test finds, after
+inserts, a plot whose bounds or status change and a deleted plot, so the SQLite R*Tree
+(kept by triggers, with each plot's status) and PostgreSQL's GiST index can never hide a
+plot from the map. The cached totals must equal a fresh count after every kind of change.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from serving.db import make_engine, migrate, session_factory
-from serving.models import Flight, Job, Plot, User
+from serving.models import Campaign, Flight, Job, Plot, User
+from serving.plot_counts import PlotCounts
 from serving.plot_queries import count_plots, select_plots
 from serving.schemas.plots import SuspectPage
 
 ANALYST = User(username="ana", role="analyst", unit="")
+STATUSES = ("new", "suspect", "dispatched")
 SIDE = 0.0001  # plot square side, degrees (about 10 m)
 Box = tuple[float, float, float, float]
 
@@ -59,6 +63,7 @@ def session(db_url: str) -> Iterator[Session]:
             db.add(
                 Plot(
                     flight_id=flight.id, job_id=job.id, seq=seq, class_name="poppy",
+                    status=STATUSES[seq % 3],
                     confidence=0.5 + (seq % 7) / 20, mean_confidence=0.5, plant_count=1,
                     area_m2=100.0, **_square(lon, lat),
                 )
@@ -68,20 +73,30 @@ def session(db_url: str) -> Iterator[Session]:
     engine.dispose()
 
 
-def _expected(db: Session, box: Box) -> set[int]:
+def _expected(db: Session, box: Box, statuses: tuple[str, ...] = ()) -> set[int]:
     west, south, east, north = box
     return {
         p.id
         for p in db.query(Plot)
-        if p.max_lon >= west and p.min_lon <= east and p.max_lat >= south and p.min_lat <= north
+        if p.max_lon >= west
+        and p.min_lon <= east
+        and p.max_lat >= south
+        and p.min_lat <= north
+        and (not statuses or p.status in statuses)
     }
 
 
-def _found(db: Session, box: Box) -> set[int]:
-    query = SuspectPage(bbox=",".join(repr(v) for v in box), limit=5000)
+def _found(db: Session, box: Box, statuses: tuple[str, ...] = ()) -> set[int]:
+    query = SuspectPage(bbox=",".join(repr(v) for v in box), status=list(statuses), limit=5000)
     ids = set(db.scalars(select_plots(ANALYST, query).with_only_columns(Plot.id)))
     assert count_plots(db, ANALYST, query) == len(ids)
     return ids
+
+
+def _check_every_view(db: Session, rng: random.Random) -> None:
+    for box in _boxes(rng):
+        for statuses in ((), ("suspect",), ("new", "dispatched")):
+            assert _found(db, box, statuses) == _expected(db, box, statuses), (box, statuses)
 
 
 def _boxes(rng: random.Random) -> list[Box]:
@@ -95,21 +110,58 @@ def _boxes(rng: random.Random) -> list[Box]:
 
 
 def test_box_filter_matches_a_plain_interval_test(session: Session) -> None:
-    rng = random.Random(7)
-    for box in _boxes(rng):
-        assert _found(session, box) == _expected(session, box), box
+    _check_every_view(session, random.Random(7))
     assert len(_found(session, (103.0, 19.0, 105.0, 21.0))) == 400
 
 
 def test_the_index_follows_changed_and_deleted_plots(session: Session) -> None:
-    moved, removed = session.scalars(select_plots(ANALYST, SuspectPage()).limit(2)).all()
+    moved, removed, reviewed = session.scalars(select_plots(ANALYST, SuspectPage()).limit(3))
     old_place = (moved.min_lon, moved.min_lat, moved.max_lon, moved.max_lat)
     session.execute(update(Plot).where(Plot.id == moved.id).values(**_square(110.0, 30.0)))
     session.execute(delete(Plot).where(Plot.id == removed.id))
+    new_status = next(s for s in STATUSES if s != reviewed.status)
+    session.execute(update(Plot).where(Plot.id == reviewed.id).values(status=new_status))
     session.commit()
     assert moved.id not in _found(session, old_place)
     assert _found(session, (110.0, 30.0, 110.0 + SIDE, 30.0 + SIDE)) == {moved.id}
     assert removed.id not in _found(session, (103.0, 19.0, 105.0, 21.0))
-    rng = random.Random(8)
-    for box in _boxes(rng):
-        assert _found(session, box) == _expected(session, box), box
+    assert reviewed.id in _found(session, (103.0, 19.0, 105.0, 21.0), (new_status,))
+    _check_every_view(session, random.Random(8))
+
+
+def test_cached_totals_follow_every_change(session: Session) -> None:
+    counts = PlotCounts()
+    pat = User(username="pat", role="patrol", unit="Unit 7")
+    queries = [
+        SuspectPage(),
+        SuspectPage(status=["suspect"]),
+        SuspectPage(bbox="104.0,20.0,104.001,20.001"),
+        SuspectPage(campaign_id=1),
+    ]
+
+    def agree(expected_hits: int) -> None:
+        before = counts.hits
+        for user in (ANALYST, pat):
+            for query in queries:
+                assert counts.total(session, user, query) == count_plots(session, user, query)
+        assert counts.hits - before == expected_hits
+
+    agree(0)  # first time: counted
+    agree(2 * len(queries))  # nothing changed: every total reused
+    plot = session.scalars(select_plots(ANALYST, SuspectPage()).limit(1)).one()
+    session.execute(
+        update(Plot).where(Plot.id == plot.id).values(status="suspect", assigned_unit="Unit 7")
+    )
+    session.commit()
+    agree(0)
+    campaign = Campaign(name="Valley 2026", year=2026)
+    session.add(campaign)
+    session.flush()
+    session.execute(update(Flight).values(campaign_id=campaign.id))
+    session.commit()
+    agree(0)
+    assert counts.total(session, ANALYST, SuspectPage(campaign_id=campaign.id)) == 400
+    session.execute(delete(Plot).where(Plot.id == plot.id))
+    session.commit()
+    agree(0)
+    agree(2 * len(queries))
