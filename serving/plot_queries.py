@@ -44,13 +44,12 @@ def get_visible_plot(session: Session, user: User, plot_id: int) -> Plot:
 
 class bbox_index_match(FunctionElement[bool]):  # noqa: N801 - an SQL function's name
     """SQL condition: the database's spatial index says the plot's bounding box may
-    intersect ``(west, south, east, north)`` (WGS84 degrees, ``west <= east``), and the
-    plot's status may be one of the statuses given after the box (any, when none are).
+    intersect ``(west, south, east, north)`` (WGS84 degrees, ``west <= east``).
 
     On SQLite it looks the ids up in the ``plots_rtree`` R*Tree (which rounds outward, so it
-    may over-select; it holds each plot's status beside its box), on PostgreSQL it is the
-    GiST-indexed ``box && box``, elsewhere it is true. It narrows the rows cheaply; callers
-    keep the exact conditions on the columns. Both indexes come from migration 0003.
+    may over-select), on PostgreSQL it is the GiST-indexed ``box && box``, elsewhere it is
+    true. It narrows the rows cheaply; callers keep the exact comparison on the columns.
+    Both indexes come from migration 0003.
     """
 
     # No Boolean type: SQLite would compare the condition with 1, hiding it from the index.
@@ -65,17 +64,16 @@ def _no_spatial_index(_element: bbox_index_match, _compiler: SQLCompiler, **_kw:
 
 @compiles(bbox_index_match, "sqlite")
 def _sqlite_rtree(element: bbox_index_match, compiler: SQLCompiler, **kw: Any) -> str:
-    west, south, east, north, *statuses = (compiler.process(a, **kw) for a in element.clauses)
-    status = f" AND status IN ({', '.join(statuses)})" if statuses else ""
+    west, south, east, north = (compiler.process(arg, **kw) for arg in element.clauses)
     return (
         f"plots.id IN (SELECT id FROM plots_rtree WHERE max_lon >= {west} "
-        f"AND min_lon <= {east} AND max_lat >= {south} AND min_lat <= {north}{status})"
+        f"AND min_lon <= {east} AND max_lat >= {south} AND min_lat <= {north})"
     )
 
 
 @compiles(bbox_index_match, "postgresql")
 def _postgresql_gist(element: bbox_index_match, compiler: SQLCompiler, **kw: Any) -> str:
-    west, south, east, north = (compiler.process(a, **kw) for a in list(element.clauses)[:4])
+    west, south, east, north = (compiler.process(arg, **kw) for arg in element.clauses)
     return (
         "box(point(plots.min_lon, plots.min_lat), point(plots.max_lon, plots.max_lat)) "
         f"&& box(point({west}, {south}), point({east}, {north}))"
@@ -114,7 +112,7 @@ def filter_conditions(query: SuspectFilter) -> list[ColumnElement[bool]]:
         west, south, east, north = bounds
         conditions.append(and_(Plot.max_lat >= south, Plot.min_lat <= north))
         if west <= east:
-            conditions.append(bbox_index_match(west, south, east, north, *query.status))
+            conditions.append(bbox_index_match(west, south, east, north))
             conditions.append(and_(Plot.max_lon >= west, Plot.min_lon <= east))
         else:  # across the antimeridian: west..180 or -180..east
             conditions.append(or_(Plot.max_lon >= west, Plot.min_lon <= east))

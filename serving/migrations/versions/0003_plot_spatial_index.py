@@ -4,13 +4,10 @@ The map asks for the plots in its view (``bbox``). A B-tree on ``(min_lon, ...)`
 use the first column, so a view in the east of the area scanned about half the table. Each
 database gets a real spatial index instead:
 
-- SQLite: an R*Tree virtual table ``plots_rtree(id, min_lon, max_lon, min_lat, max_lat,
-  +status)`` kept in step with ``plots`` by three triggers (insert, update of the bounds or
-  status, delete). ``status`` is an auxiliary column: not indexed, but read with the box,
-  so a view filtered by status (the review map) skips the other plots without visiting
-  them. R*Tree stores 32-bit floats rounded outward, so it can only over-select; the
-  suspect list keeps the exact comparisons on the plot's own columns
-  (:mod:`serving.plot_queries`).
+- SQLite: an R*Tree virtual table ``plots_rtree(id, min_lon, max_lon, min_lat, max_lat)``
+  kept in step with ``plots`` by three triggers (insert, bounds update, delete). R*Tree
+  stores 32-bit floats rounded outward, so it can only over-select; the suspect list keeps
+  the exact comparison on the plot's own columns (:mod:`serving.plot_queries`).
 - PostgreSQL: a GiST index on ``box(point(min_lon, min_lat), point(max_lon, max_lat))``,
   searched with the ``&&`` (overlaps) operator.
 
@@ -33,17 +30,15 @@ branch_labels = None
 depends_on = None
 
 _SQLITE_UP = [
-    "CREATE VIRTUAL TABLE plots_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat, +status)",
-    "INSERT INTO plots_rtree (id, min_lon, max_lon, min_lat, max_lat, status) "
-    "SELECT id, min_lon, max_lon, min_lat, max_lat, status FROM plots",
+    "CREATE VIRTUAL TABLE plots_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat)",
+    "INSERT INTO plots_rtree (id, min_lon, max_lon, min_lat, max_lat) "
+    "SELECT id, min_lon, max_lon, min_lat, max_lat FROM plots",
     "CREATE TRIGGER plots_rtree_insert AFTER INSERT ON plots BEGIN "
-    "INSERT INTO plots_rtree (id, min_lon, max_lon, min_lat, max_lat, status) "
-    "VALUES (new.id, new.min_lon, new.max_lon, new.min_lat, new.max_lat, new.status); END",
-    "CREATE TRIGGER plots_rtree_update "
-    "AFTER UPDATE OF min_lon, max_lon, min_lat, max_lat, status ON plots BEGIN "
-    "UPDATE plots_rtree SET min_lon = new.min_lon, max_lon = new.max_lon, "
-    "min_lat = new.min_lat, max_lat = new.max_lat, status = new.status "
-    "WHERE id = new.id; END",
+    "INSERT INTO plots_rtree (id, min_lon, max_lon, min_lat, max_lat) "
+    "VALUES (new.id, new.min_lon, new.max_lon, new.min_lat, new.max_lat); END",
+    "CREATE TRIGGER plots_rtree_update AFTER UPDATE OF min_lon, max_lon, min_lat, max_lat "
+    "ON plots BEGIN UPDATE plots_rtree SET min_lon = new.min_lon, max_lon = new.max_lon, "
+    "min_lat = new.min_lat, max_lat = new.max_lat WHERE id = new.id; END",
     "CREATE TRIGGER plots_rtree_delete AFTER DELETE ON plots BEGIN "
     "DELETE FROM plots_rtree WHERE id = old.id; END",
 ]
