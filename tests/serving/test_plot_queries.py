@@ -4,8 +4,8 @@ cached totals.
 A grid of small square plots goes straight into a migrated database; every box query (with
 and without a status filter) must return exactly the plots a plain test finds, after
 inserts, a plot whose bounds or status change and a deleted plot, so the SQLite R*Tree
-(kept by triggers) and PostgreSQL's GiST index can never hide a
-plot from the map. The cached totals must equal a fresh count after every kind of change.
+(kept by triggers) and PostgreSQL's GiST index can never hide a plot from the map. The
+cached totals must equal a fresh count after every kind of change.
 """
 
 from __future__ import annotations
