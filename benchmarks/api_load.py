@@ -71,6 +71,8 @@ was ``running`` for the whole load window::
     | SQLite, API 1         |     1531 |    877 |   1762 |   2722 |  50.0 | no, to 20.7 s |
     | SQLite, API 2         |     2129 |    596 |   1486 |   2150 |  69.8 | yes           |
     | PostgreSQL 15, API 2  |     1689 |    731 |   1883 |   2627 |  55.1 | yes           |
+    | SQLite, API 2, cache  |     2234 |    536 |   1471 |   3022 |  73.5 | yes           |
+    | PostgreSQL, API 2, c. |     2244 |    542 |   1418 |   2887 |  73.9 | no, to 27.6 s |
 
 "Before" is the first run of the session, with the schema of migration 0002, the
 list built through ORM objects and pydantic models, and the scan on a thread of the API
@@ -78,10 +80,14 @@ process. What changed, in order of effect: the list is encoded straight from Cor
 (``serving.suspect_list``: 50-100 features cost ~1-2 ms instead of ~10-20 ms); a spatial
 index on the bounding boxes (SQLite R*Tree, PostgreSQL GiST; ``bbox`` SQL 13 -> 5-7 ms) and
 an index for the unfiltered confidence order (``page`` SQL 52 -> 2 ms); the scan runs in a
-worker process of its own at nice 10, and ``--workers 2`` runs two API processes.
+worker process of its own at nice 10, and ``--workers 2`` runs two API processes; last
+("cache" rows), the list's ``total`` is cached per filter until the data's revision changes
+(``serving.plot_counts``; PostgreSQL's exact counts cost 13-31 ms). This machine was about
+3x slower per core than the one earlier sessions measured on (``GET /api/auth/me`` 1.8 ms
+then, 5-7 ms now).
 
 Why it still fails: latency is queueing. With 50 clients that never pause, Little's law
-gives latency = 50 / throughput (716 ms at 69.8 req/s; measured mean 682 ms), and the
+gives latency = 50 / throughput (680 ms at 73.5 req/s; measured mean 642 ms), and the
 throughput is capped by CPU: the server (API processes + scan worker) used 1.5-1.7 cores
 at 24-30 ms of CPU per request, scan included, and the clients the rest (~0.3 core). On one
 idle client a request costs 8-16 ms of wall time (``status+bbox`` 47 ms), of which SQL is
