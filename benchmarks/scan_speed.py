@@ -3,13 +3,16 @@
 On one synthetic orthomosaic (at the model's ground sample distance) and one weights file, each
 system runs in its own process (see ``benchmarks/README.md`` for what each row means):
 
-(a)      the model alone, f32: ``load_detector(model, device="cpu").predict`` on tiles decoded
-         beforehand, the scan's batch size; only ``predict`` is timed. The limit of (b).
-(a-fast) the same with ``precision="fast"``: the limit of (b-fast).
+(a)      the model alone at the scanner's default precision (``fast``: the CPU plugin's own,
+         bfloat16 where the CPU has it): ``load_detector(model, device="cpu").predict`` on
+         tiles decoded beforehand, the scan's batch size; only ``predict`` is timed. The
+         limit of (b).
+(a-f32)  the same with ``precision="f32"``: the limit of (b-f32).
 (a-int8) the same with ``precision="int8"``, the INT8 export made (untimed) by
          ``training.export.export_int8`` from 64 tiles of the raster: the limit of (b-int8).
-(b)      ``poppyscan scan RASTER -o out.geojson --model M``, the real CLI, whole process.
-(b-fast) the same with ``--precision fast``.
+(b)      ``poppyscan scan RASTER -o out.geojson --model M``, the real CLI with its defaults,
+         whole process.
+(b-f32)  the same with ``--precision f32``.
 (b-int8) the same with ``--precision int8``.
 (c)      SAHI's documented path with the same weights: the ``.pt`` through SAHI's Ultralytics
          model on PyTorch, CPU.
@@ -44,13 +47,14 @@ from bench import measure  # noqa: E402
 from bench.rasters import COMPRESSIONS, SCENES, default_scene, scene_raster, warm_page_cache  # noqa: E402
 from bench.report import Row, print_report  # noqa: E402
 from bench.weights import random_weights_path  # noqa: E402
+from detector.openvino_detector import DEFAULT_PRECISION  # noqa: E402
 
 log = logging.getLogger("scan_speed")
 
 DEFAULT_SIZE_PX = 16384  # side of the full run's square raster, pixels
 QUICK_SIZE_PX = 4096  # side of the --quick raster, pixels
 DEFAULT_GSD_M = 0.02  # metres per pixel of rasters built for random weights
-SKIPPABLE = ("fast", "int8", "cli", "sahi", "sahi-ov", "geodeep", "double")
+SKIPPABLE = ("f32", "int8", "cli", "sahi", "sahi-ov", "geodeep", "double")
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class Bench:
 
 
 def measure_model_alone(bench: Bench, key: str, precision: str, pool_tiles: int) -> Row:
-    """(a), (a-fast) or (a-int8): seconds in ``predict`` only; memory of its whole process."""
+    """(a), (a-f32) or (a-int8): seconds in ``predict`` only; memory of its whole process."""
     cfg = bench.child_cfg(precision=precision, pool_tiles=pool_tiles)
     run, result = measure.run_child("model-alone", cfg, bench.workdir, bench.env, f"model-{key}")
     return Row(
@@ -97,8 +101,9 @@ def measure_model_alone(bench: Bench, key: str, precision: str, pool_tiles: int)
     )
 
 
-def measure_cli(bench: Bench, key: str, raster: str, precision: str, label: str) -> Row:
-    """(b), (b-fast), (b-int8) or (b2): ``poppyscan scan`` as a whole process."""
+def measure_cli(bench: Bench, key: str, raster: str, precision: str | None, label: str) -> Row:
+    """(b), (b-f32), (b-int8) or (b2): ``poppyscan scan`` as a whole process (``precision``
+    None: the scanner's default)."""
     meta, runs = bench.raster(raster), measure.run_dir(bench.workdir)
     output = runs / f"cli-{key}.geojson"
     output.unlink(missing_ok=True)
@@ -106,7 +111,7 @@ def measure_cli(bench: Bench, key: str, raster: str, precision: str, label: str)
     run = measure.run_measured(cmd, bench.env, runs / f"cli-{key}.log")
     measure.check_run(f"cli-{key}", run)
     summary = measure.cli_summary(run.log_path, output)
-    flag = "" if precision == "f32" else f" --precision {precision}"
+    flag = "" if precision is None else f" --precision {precision}"
     return Row(
         key,
         label,
@@ -116,7 +121,7 @@ def measure_cli(bench: Bench, key: str, raster: str, precision: str, label: str)
         run.peak_rss_bytes,
         int(summary.get("plants", -1)),
         meta["area_ha"],
-        reference="a" if precision == "f32" else f"a-{precision}",
+        reference="a" if precision is None else f"a-{precision}",
         inner_s=summary.get("inner_s"),
     )
 
@@ -150,14 +155,14 @@ def measure_all(bench: Bench, args: argparse.Namespace) -> list[Row]:
     """Run every system that is not skipped, in table order, each ``--repeat`` times."""
     pool = args.pool_tiles
     plan: list[tuple[str, str, Callable[[], Row]]] = [
-        ("", "(a)", lambda: measure_model_alone(bench, "a", "f32", pool)),
-        ("fast", "(a-fast)", lambda: measure_model_alone(bench, "a-fast", "fast", pool)),
+        ("", "(a)", lambda: measure_model_alone(bench, "a", DEFAULT_PRECISION, pool)),
+        ("f32", "(a-f32)", lambda: measure_model_alone(bench, "a-f32", "f32", pool)),
         ("int8", "(a-int8)", lambda: measure_model_alone(bench, "a-int8", "int8", pool)),
-        ("cli", "(b)", lambda: measure_cli(bench, "b", "single", "f32", "(b) poppyscan scan")),
+        ("cli", "(b)", lambda: measure_cli(bench, "b", "single", None, "(b) poppyscan scan")),
         (
-            "cli fast",
-            "(b-fast)",
-            lambda: measure_cli(bench, "b-fast", "single", "fast", "(b-fast) scan, fast"),
+            "cli f32",
+            "(b-f32)",
+            lambda: measure_cli(bench, "b-f32", "single", "f32", "(b-f32) scan, f32"),
         ),
         (
             "cli int8",
@@ -168,13 +173,13 @@ def measure_all(bench: Bench, args: argparse.Namespace) -> list[Row]:
         (
             "sahi-ov",
             "(c-ov)",
-            lambda: measure_child(bench, "sahi-openvino", "c-ov", "(c-ov) SAHI, IR", "a-fast"),
+            lambda: measure_child(bench, "sahi-openvino", "c-ov", "(c-ov) SAHI, IR", "a"),
         ),
         ("geodeep", "(d)", lambda: measure_child(bench, "geodeep", "d", "(d) GeoDeep", "a")),
         (
             "cli double",
             "(b2)",
-            lambda: measure_cli(bench, "b2", "double", "f32", "(b2) scan, 2x area"),
+            lambda: measure_cli(bench, "b2", "double", None, "(b2) scan, 2x area"),
         ),
     ]
     return [

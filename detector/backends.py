@@ -22,7 +22,7 @@ import numpy as np
 from detector.card import ModelCard, sha256_of
 from detector.errors import ModelError
 from detector.offline import configure_ultralytics
-from detector.openvino_detector import PRECISIONS, OpenVINODetector
+from detector.openvino_detector import DEFAULT_PRECISION, PRECISIONS, OpenVINODetector
 from detector.openvino_export import export_openvino
 
 log = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ def load_detector(
     device: str = "auto",
     backend: str = "auto",
     conf: float | None = None,
-    precision: str = "f32",
+    precision: str = DEFAULT_PRECISION,
 ) -> Detector:
     """Return a ready detector.
 
@@ -292,8 +292,8 @@ def load_detector(
         device: ``"auto"``, ``"cpu"``, ``"cuda:N"``.
         backend: ``"auto"``, ``"pytorch"``, ``"onnx"`` or ``"openvino"``.
         conf: Confidence threshold; the card's when None.
-        precision: OpenVINO precision, ``"f32"``, ``"fast"`` or ``"int8"`` (see
-            OpenVINODetector).
+        precision: OpenVINO precision, ``"fast"`` (default), ``"f32"`` or ``"int8"`` (see
+            :mod:`detector.openvino_detector`).
     """
     if isinstance(model, Detector):
         return model

@@ -25,6 +25,7 @@ from detector.errors import RasterError, ScanCancelled
 from detector.feeder import SkippedWindow, TileFeeder
 from detector.georef import Georeferencer
 from detector.merge import DEFAULT_MIN_OVERLAP, merge_detections
+from detector.openvino_detector import DEFAULT_PRECISION
 from detector.plots import DEFAULT_MAX_GAP_M, Plot, group_into_plots
 from detector.provenance import raster_fingerprint, software_version, utc_now
 from detector.raster import (
@@ -123,7 +124,7 @@ def scan(
     conf: float | None = None,
     device: str = "auto",
     backend: str = "auto",
-    precision: str = "f32",
+    precision: str = DEFAULT_PRECISION,
     bands: tuple[int, int, int] | None = None,
     chips_dir: str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from detector.card import ModelCard
+from detector.openvino_detector import DEFAULT_PRECISION
 from detector.scan import scan
 from training.dataset import FlightSource, build_dataset
 from training.evaluate import PlotScore, score_scan, write_report
@@ -54,7 +55,7 @@ def evaluate_on(
     weights: Path,
     flights: Sequence[FlightSource],
     conf: float | None = None,
-    precision: str = "f32",
+    precision: str = DEFAULT_PRECISION,
 ) -> PlotScore:
     """Scan every flight with ``weights`` and add up the plot scores."""
     total = PlotScore()

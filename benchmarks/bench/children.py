@@ -27,7 +27,7 @@ from rasterio.windows import Window
 
 
 def child_model_alone(cfg: dict[str, Any]) -> dict[str, Any]:
-    """(a) / (a-fast) / (a-int8): time ``predict`` alone on tiles decoded beforehand.
+    """(a) / (a-f32) / (a-int8): time ``predict`` alone on tiles decoded beforehand.
 
     The detector is exactly the scan's: ``load_detector(model, device="cpu",
     precision=cfg["precision"])``, called with the scan's batch size, as many tiles as the scan

@@ -195,12 +195,13 @@ def import_floor_bytes(env: dict[str, str], workdir: Path) -> int:
     return run.peak_rss_bytes
 
 
-def cli_command(raster: str, output: Path, model: str, precision: str) -> list[str]:
-    """The real CLI, ``poppyscan scan`` with default settings apart from ``--precision``."""
+def cli_command(raster: str, output: Path, model: str, precision: str | None) -> list[str]:
+    """The real CLI, ``poppyscan scan`` with default settings; ``--precision`` only when
+    ``precision`` is given (None: the scanner's default)."""
     script = Path(sys.executable).with_name("poppyscan")
     base = [str(script)] if script.exists() else [sys.executable, "-m", "serving.cli"]
     cmd = [*base, "scan", raster, "-o", str(output), "--model", model]
-    return cmd if precision == "f32" else [*cmd, "--precision", precision]
+    return cmd if precision is None else [*cmd, "--precision", precision]
 
 
 def cli_summary(log_path: Path, output: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from detector.backends import BACKENDS
 from detector.errors import OutputError, RasterError
-from detector.openvino_detector import PRECISIONS
+from detector.openvino_detector import DEFAULT_PRECISION, PRECISIONS
 from serving.commands.models import add_registry_option, open_registry
 from serving.commands.scan import confidence
 
@@ -88,7 +88,10 @@ def add_parser(verbs: Any) -> None:
         "--backend", default="auto", choices=BACKENDS, help="runtime (default auto)"
     )
     parser.add_argument(
-        "--precision", default="f32", choices=PRECISIONS, help="CPU precision (default f32)"
+        "--precision",
+        default=DEFAULT_PRECISION,
+        choices=PRECISIONS,
+        help=f"CPU precision (default {DEFAULT_PRECISION})",
     )
     parser.add_argument("--json", action="store_true", help="print the report JSON on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -66,7 +66,9 @@ def test_openvino_matches_pytorch_and_export_is_cached(
 ) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("POPPYSCAN_CACHE_DIR", str(cache))
-    openvino = load_detector(tiny_yolo, device="cpu", conf=1e-4)
+    # float32: the precision whose boxes match PyTorch's (the default, "fast", may run in
+    # bfloat16 and move boxes by a few pixels).
+    openvino = load_detector(tiny_yolo, device="cpu", conf=1e-4, precision="f32")
     pytorch = load_detector(tiny_yolo, device="cpu", conf=1e-4, backend="pytorch")
     assert isinstance(openvino, OpenVINODetector) and isinstance(pytorch, UltralyticsDetector)
     assert "torch" not in openvino.name
@@ -88,10 +90,14 @@ def test_openvino_matches_pytorch_and_export_is_cached(
     assert (export / "sha256.txt").read_text().strip() == openvino.sha256
     assert any((export / "model_openvino_model").glob("*.xml"))
     before = _cache_snapshot(cache / "openvino")
-    again = load_detector(tiny_yolo, device="cpu", conf=1e-4)
+    again = load_detector(tiny_yolo, device="cpu", conf=1e-4, precision="f32")
     assert _cache_snapshot(cache / "openvino") == before, "the second load must not re-export"
     np.testing.assert_array_equal(again.predict(tiles[:1])[0], ov_out[0])
     assert not [p for p in (cache / "openvino").iterdir() if p.name.startswith(".")]
+    # The default precision is the CPU plugin's own ("fast"), from the same export.
+    default = load_detector(tiny_yolo, device="cpu", conf=1e-4)
+    assert isinstance(default, OpenVINODetector) and default.precision == "fast"
+    assert "fast" in default.name and _cache_snapshot(cache / "openvino") == before
 
     # A card with another tile size gets its own export (the IR has a fixed input size).
     resized = tmp_path / "resized.pt"

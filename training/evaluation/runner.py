@@ -23,6 +23,7 @@ from typing import Any
 from detector.backends import Detector, load_detector
 from detector.detections import Detection
 from detector.georef import Georeferencer
+from detector.openvino_detector import DEFAULT_PRECISION
 from detector.plots import DEFAULT_MAX_GAP_M, group_into_plots
 from detector.raster import inspect_raster
 from detector.scan import ScanResult, scan
@@ -231,7 +232,7 @@ def evaluate_model(
     settings: EvaluationSettings | None = None,
     device: str = "auto",
     backend: str = "auto",
-    precision: str = "f32",
+    precision: str = DEFAULT_PRECISION,
     progress: FlightProgress | None = None,
 ) -> Evaluation:
     """Scan every flight with ``model`` and score it against the flight's labels.
@@ -245,7 +246,7 @@ def evaluate_model(
         settings: Matching and curve settings (the defaults when None).
         device: ``"auto"``, ``"cpu"`` or ``"cuda:N"``.
         backend: ``"auto"``, ``"pytorch"``, ``"onnx"`` or ``"openvino"``.
-        precision: OpenVINO precision (``"f32"``, ``"fast"``, ``"int8"``).
+        precision: OpenVINO precision (``"fast"``, ``"f32"``, ``"int8"``).
         progress: Called with the flight's raster name, tiles done and tiles total.
 
     Raises:
