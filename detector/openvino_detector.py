@@ -81,7 +81,11 @@ class OpenVINODetector:
         xml = model_dir if model_dir.is_file() else next(model_dir.glob("*.xml"), None)
         if xml is None:
             raise ModelError(f"{model_dir} holds no OpenVINO model (.xml)")
-        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+        # Throughput: one inference stream per core pair of the plugin's choosing (2 single-
+        # thread streams on 2 cores), tiles in flight on each; YOLO11n's small convolutions
+        # keep one stream per core busier than two threads on one tile (26.9 against 35.7 ms
+        # a 640 px tile here, bfloat16).
+        config: dict[str, object] = {"PERFORMANCE_HINT": "THROUGHPUT"}
         if precision == "f32":
             config["INFERENCE_PRECISION_HINT"] = ov.Type.f32
         try:
@@ -105,7 +109,9 @@ class OpenVINODetector:
                 f"{xml} is not a YOLO detector for the card's {len(card.classes)} classes "
                 f"(output shape {outputs})"
             )
-        self._request = self._compiled.create_infer_request()
+        requests = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._queue = ov.AsyncInferQueue(self._compiled, max(1, requests))
+        self._queue.set_callback(_keep_output)
         self.card = card
         self.sha256 = sha256
         self.conf = conf
@@ -113,11 +119,17 @@ class OpenVINODetector:
         self.name = f"{card.name} {card.version} (openvino {precision}, cpu)"
 
     def predict(self, tiles: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Detect plants in RGB tiles (see :class:`detector.backends.Detector`)."""
-        out = []
-        for tile in tiles:
-            batch = np.ascontiguousarray(tile)[None]  # 1 x H x W x 3 uint8, as read
-            raw = self._request.infer({0: batch})[self._compiled.output(0)]
-            size = (self.card.tile_size_px, self.card.tile_size_px)
-            out.append(decode(raw[0], self.conf, self.card.iou_threshold, size))
-        return out
+        """Detect plants in RGB tiles (see :class:`detector.backends.Detector`): every tile
+        is in flight at once on the plugin's streams; the boxes come back in tile order."""
+        outputs: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(tiles)
+        for index, tile in enumerate(tiles):  # 1 x H x W x 3 uint8, as read (copied in)
+            self._queue.start_async({0: np.ascontiguousarray(tile)[None]}, (outputs, index))
+        self._queue.wait_all()
+        size = (self.card.tile_size_px, self.card.tile_size_px)
+        return [decode(raw, self.conf, self.card.iou_threshold, size) for raw in outputs]
+
+
+def _keep_output(request: Any, slot: tuple[list[np.ndarray], int]) -> None:
+    """AsyncInferQueue callback: copy the finished tile's raw output into its slot."""
+    outputs, index = slot
+    outputs[index] = request.get_output_tensor(0).data[0].copy()
