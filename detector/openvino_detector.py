@@ -39,10 +39,9 @@ DEFAULT_PRECISION = "fast"
 def _takes_uint8_tiles(model: Any) -> Any:
     """``model`` (an ``openvino.Model`` taking 1x3xHxW float RGB in 0..1) made to take the
     tiles as the reader gives them, 1xHxWx3 uint8 RGB: the layout change, the conversion to
-    float and the scaling by 1/255 become part of the compiled graph. The CPU plugin fuses
-    them into the first convolution's input instead of numpy making a float copy of every
-    tile on the scan's thread (2.3 ms a tile here, an eighth of the f32 model's time and a
-    quarter of the INT8 model's)."""
+    float and the scaling by 1/255 become part of the compiled graph, run by the plugin's
+    threads instead of numpy making a float copy of every tile on the scan's thread (2.3 ms
+    a 640 px tile here)."""
     import openvino as ov
     from openvino.preprocess import PrePostProcessor
 
@@ -81,10 +80,10 @@ class OpenVINODetector:
         xml = model_dir if model_dir.is_file() else next(model_dir.glob("*.xml"), None)
         if xml is None:
             raise ModelError(f"{model_dir} holds no OpenVINO model (.xml)")
-        # Throughput: one inference stream per core pair of the plugin's choosing (2 single-
-        # thread streams on 2 cores), tiles in flight on each; YOLO11n's small convolutions
-        # keep one stream per core busier than two threads on one tile (26.9 against 35.7 ms
-        # a 640 px tile here, bfloat16).
+        # Throughput: the plugin's choice of inference streams (2 single-thread streams on
+        # 2 cores), a tile in flight on each; YOLO11n's small convolutions keep one stream
+        # per core busier than two threads on one tile (26.9 against 35.7 ms a 640 px tile
+        # here, bfloat16).
         config: dict[str, object] = {"PERFORMANCE_HINT": "THROUGHPUT"}
         if precision == "f32":
             config["INFERENCE_PRECISION_HINT"] = ov.Type.f32

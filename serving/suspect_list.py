@@ -7,8 +7,8 @@ plots (``benchmarks/api_load.py``). Here a page is one Core ``SELECT`` of the co
 feature shows; the outline, stored as GeoJSON text, is spliced in as it is; the properties
 go through pydantic-core's JSON encoder; ``allowed_moves`` is encoded once per (status,
 unit) pair. The bytes are a :class:`serving.schemas.plots.SuspectsPublic`, the model the
-OpenAPI document shows (``tests/serving/test_suspect_list.py`` holds them to it and to the
-properties :func:`serving.exports.plot_feature` gives the same plot).
+OpenAPI document shows (``tests/serving/test_suspects.py`` holds them to it and to the
+feature the detail endpoint builds with :func:`serving.exports.plot_feature`).
 """
 
 from __future__ import annotations
