@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -54,7 +55,7 @@ def test_serve_scans_in_a_worker_process_at_lower_priority(tmp_path: Path) -> No
                 break
             time.sleep(0.3)
         assert job["status"] == "done", (job, server.log_tail())
-        with sqlite3.connect(data_dir / "poppyscan.db") as db:
+        with closing(sqlite3.connect(data_dir / "poppyscan.db")) as db:
             row = db.execute("SELECT worker_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
         worker_id = row[0]
         worker_pid = int(worker_id.split(":")[-2])  # <host>:<pid space>:<pid>:<random>
