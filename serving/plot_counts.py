@@ -38,8 +38,7 @@ class PlotCounts:
         self._max_entries = max_entries
         self._counts: OrderedDict[_Key, tuple[int, int]] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self.hits = 0  # totals answered from the cache
 
     def total(self, session: Session, user: User, query: SuspectFilter) -> int:
         """How many plots ``user`` may see match ``query`` (as
@@ -55,7 +54,6 @@ class PlotCounts:
         count = count_plots(session, user, query)
         if revision is not None:  # no revision row: a database older than migration 0004
             with self._lock:
-                self.misses += 1
                 self._counts[key] = (revision, count)
                 self._counts.move_to_end(key)
                 while len(self._counts) > self._max_entries:

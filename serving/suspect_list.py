@@ -14,7 +14,7 @@ feature the detail endpoint builds with :func:`serving.exports.plot_feature`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from pydantic_core import to_json
@@ -26,7 +26,7 @@ from serving.exports import PROPERTY_COLUMNS, chip_url_of
 from serving.models import Plot, User
 from serving.plot_counts import PlotCounts
 from serving.plot_queries import select_plots
-from serving.schemas.plots import SuspectPage
+from serving.schemas.plots import SuspectPage, as_utc
 
 # The columns one feature needs, in the order the row tuples hold them.
 FEATURE_COLUMNS: Final = (
@@ -39,10 +39,8 @@ _STATUS, _UNIT = PROPERTY_COLUMNS.index("status"), PROPERTY_COLUMNS.index("assig
 
 
 def _json_value(value: Any) -> Any:
-    """``value`` as the response model holds it: naive times (SQLite) are UTC."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    """``value`` as the response model holds it: times in UTC (``UtcDatetime``)."""
+    return as_utc(value) if isinstance(value, datetime) else value
 
 
 class _MovesJson:
