@@ -398,15 +398,17 @@ def test_a_stopped_or_killed_worker_s_job_restarts_and_stores_its_plots_once(
             assert plots_per_seq(sessions, job_id) == []
 
             second = _start_worker(server, log, POPPYSCAN_JOB_LEASE_S="2")
-            wait_for(
+            # One read per poll: two reads could see "queued" then "running" (the
+            # requeue and the claim happening in between) and stop the wait too early.
+            done = wait_for(
                 lambda: (
-                    job_row(sessions, job_id).status != "running"
-                    and job_row(sessions, job_id).status != "queued"
+                    job
+                    if (job := job_row(sessions, job_id)).status not in ("running", "queued")
+                    else None
                 ),
                 120,
                 "the second worker to finish",
             )
-            done = job_row(sessions, job_id)
             assert done.status == "done", (done.error, log.read_text())
             assert done.attempts == 2
             assert done.worker_id != killed.worker_id
