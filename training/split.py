@@ -20,11 +20,11 @@ from detector.georef import Georeferencer, transformer
 from detector.raster import RasterInfo
 from detector.tiling import TileWindow
 from training.errors import DatasetError
+from training.yolo_tiles import SPLITS
 
 if TYPE_CHECKING:
-    from training.dataset import DatasetCounts
+    from training.yolo_tiles import DatasetCounts
 
-SPLITS = ("train", "val")
 # Square ground blocks of the spatial split, metres, and the share of blocks sent to val.
 DEFAULT_BLOCK_M = 100.0
 DEFAULT_VAL_FRACTION = 0.2

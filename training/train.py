@@ -50,6 +50,8 @@ class TrainConfig:
         tile_size_px: Tile edge, pixels.
         overlap_px: Scan overlap recorded in the card, pixels.
         conf_threshold: Default scan confidence written to the card.
+        cache: Decode the tiles once and keep them (``"ram"`` or ``"disk"``), or not
+            (``False``): ``"ram"`` keeps a GPU fed where JPEG decoding would starve it.
         augment: Extra Ultralytics augmentation arguments (``fliplr``, ``hsv_v``, ...).
     """
 
@@ -69,6 +71,7 @@ class TrainConfig:
     tile_size_px: int = 640
     overlap_px: int = 128
     conf_threshold: float = 0.25
+    cache: bool | str = False
     augment: dict[str, Any] = field(
         default_factory=lambda: {"flipud": 0.5, "degrees": 0.0, "mosaic": 1.0, "scale": 0.2}
     )
@@ -143,6 +146,7 @@ def train(config: TrainConfig, progress: Callable[[int, int], None] | None = Non
         # A .pt means "continue from these weights"; a YAML starts from random weights.
         "pretrained": config.architecture.endswith(".pt"),
         "amp": device != "cpu",
+        "cache": config.cache,
         **config.augment,
     }
     if config.time_h:

@@ -12,8 +12,9 @@ import yaml
 
 from detector.card import ModelCard
 from detector.errors import ModelError
-from training.dataset import DatasetCounts, DatasetError, FlightSource, build_dataset
+from training.dataset import DatasetError, FlightSource, build_dataset
 from training.split import DEFAULT_BLOCK_M, DEFAULT_VAL_FRACTION
+from training.yolo_tiles import DatasetCounts
 
 HELP = "build YOLO training datasets from labelled flights or annotated image sets"
 DESCRIPTION = """\

@@ -18,11 +18,10 @@ from detector.tiling import TileWindow
 from training.dataset import (
     DatasetError,
     FlightSource,
-    LabelBox,
     build_dataset,
     read_vector_labels,
-    yolo_rows,
 )
+from training.yolo_tiles import LabelBox, yolo_rows
 
 CARD = ModelCard(
     name="t",

@@ -18,7 +18,7 @@ from rasters import write_raster
 from detector.card import ModelCard
 from detector.raster import inspect_raster
 from detector.scan import DEFAULT_GSD_TOLERANCE, plan_for
-from training.dataset import DatasetError, LabelBox, yolo_rows
+from training.dataset import DatasetError
 from training.importers import (
     ClassMap,
     ImageLabels,
@@ -34,6 +34,7 @@ from training.importers import (
     write_yolo,
 )
 from training.importers.tiles import georeference_of
+from training.yolo_tiles import LabelBox, yolo_rows
 
 CLASSES = ("tree", "shrub")
 # (name, width, height, subset, label lines or None for an image without a label file)

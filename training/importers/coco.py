@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from training.dataset import DatasetError, LabelBox
+from training.errors import DatasetError
 from training.importers.labels import ImageLabels, checked_box, image_size
+from training.yolo_tiles import LabelBox
 
 
 def _load(json_path: Path) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The common in-memory form of imported annotations: one image and its pixel boxes.
 
 Every importer (YOLO, COCO, Pascal VOC) reads into :class:`ImageLabels` and every exporter
-writes from it. Boxes are :class:`training.dataset.LabelBox` in the image's pixel-corner
+writes from it. Boxes are :class:`training.yolo_tiles.LabelBox` in the image's pixel-corner
 coordinates (``col0, row0`` is the top-left corner of the box, ``col1, row1`` the
 bottom-right; a box over the first pixel only is ``0, 0, 1, 1``), with the class name as the
 source wrote it; class names are mapped afterwards (:mod:`training.importers.classmap`).
@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.dataset import DatasetError, LabelBox
+from training.errors import DatasetError
+from training.yolo_tiles import LabelBox
 
 # Coordinates up to this far outside the image are clipped to its edge (annotation tools
 # disagree by one pixel about where the last pixel ends); further out is an error.

@@ -26,17 +26,11 @@ from detector.errors import RasterError
 from detector.raster import RasterInfo, inspect_raster
 from detector.scan import DEFAULT_GSD_TOLERANCE
 from detector.tiling import plan_windows
-from training.dataset import (
-    DatasetCounts,
-    DatasetError,
-    cut_raster,
-    write_dataset_files,
-    write_tile,
-    yolo_rows,
-)
+from training.dataset import DatasetError, cut_raster
 from training.importers.labels import ImageLabels, fit_to_image
 from training.importers.split import LEFT_OUT, ImportSplit
 from training.split import block_splitter, constant_splitter, require_both_splits
+from training.yolo_tiles import DatasetCounts, write_dataset_files, write_tile, yolo_rows
 
 
 @dataclass(frozen=True)

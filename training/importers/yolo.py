@@ -19,8 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from training.dataset import DatasetError, LabelBox
+from training.errors import DatasetError
 from training.importers.labels import ImageLabels, checked_box, image_size
+from training.yolo_tiles import LabelBox
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
