@@ -218,3 +218,11 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
         generate_flight(tmp_path, seed=1, width_px=128, height_px=128, crs="EPSG:4326")
     with pytest.raises(ValueError, match="block_px"):
         generate_flight(tmp_path, seed=1, width_px=128, height_px=128, block_px=100)
+
+
+def test_a_crown_cut_to_a_one_pixel_sliver_renders() -> None:
+    """Seed 3006's window at row 3072 holds a crown cut to one pixel column by the window
+    edge: its shading gradient used to fail (``np.gradient`` needs two pixels)."""
+    scene = compose_scene(3006, 4096, 4096, 0.02, True, 1024)
+    rgb = render_window(scene, 3072, 0, 1024, 1024)
+    assert rgb.shape == (1024, 1024, 3) and rgb.any()

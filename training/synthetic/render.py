@@ -190,7 +190,9 @@ def _paint_tree(
     leaf = value_noise(tr.seed + 2, r0 + ra, c0 + ca, h, w, max(1.0, 0.05 * ppm))
     fc = np.clip(f, 0, 1)
     hgt = np.sqrt(1 - (1 - fc) ** 2) * rad * 0.7 + clumps * rad * 0.12
-    gy, gx = np.gradient(hgt)
+    # A crown cut to a one-pixel sliver by the window edge has no gradient across it.
+    gy = np.gradient(hgt, axis=0) if h > 1 else np.zeros_like(hgt)
+    gx = np.gradient(hgt, axis=1) if w > 1 else np.zeros_like(hgt)
     norm = np.sqrt(gx * gx + gy * gy + 1)
     shade = np.clip((-gx * light[0] - gy * light[1] + light[2]) / (norm * light[2]), 0.1, 1.5)
     shade = (0.25 + 0.75 * shade) * (1 + 0.2 * leaf + 0.05 * grain[ra:rb, ca:cb])
