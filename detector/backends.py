@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import cv2
 import numpy as np
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "pytorch", "onnx", "openvino")
 # The model shipped with the package (trained by training/ on synthetic flights).
 DEFAULT_MODEL = Path(__file__).parent / "models" / "poppyscan-default.pt"
+K = TypeVar("K")  # what a caller ties to each tile of a stream
 
 
 @runtime_checkable
@@ -57,6 +58,36 @@ class Detector(Protocol):
             coordinates, confidence (0..1), class index into ``card.classes``.
         """
         ...
+
+
+def detect_stream(
+    detector: Detector, tiles: Iterable[tuple[K, np.ndarray]], batch_size: int
+) -> Iterator[tuple[K, np.ndarray]]:
+    """Run ``detector`` over a stream of ``(key, tile)``; yield ``(key, boxes)`` in order.
+
+    A detector with its own ``predict_stream`` (OpenVINO: tiles in flight on every inference
+    stream, no batch barrier) takes the stream as it is; any other gets ``batch_size`` tiles
+    per :meth:`Detector.predict` call.
+    """
+    own_stream = getattr(detector, "predict_stream", None)
+    if own_stream is not None:
+        yield from own_stream(tiles)
+        return
+    batch: list[tuple[K, np.ndarray]] = []
+    for item in tiles:
+        batch.append(item)
+        if len(batch) >= batch_size:
+            yield from _run_batch(detector, batch)
+            batch = []
+    if batch:
+        yield from _run_batch(detector, batch)
+
+
+def _run_batch(
+    detector: Detector, batch: Sequence[tuple[K, np.ndarray]]
+) -> Iterator[tuple[K, np.ndarray]]:
+    results = detector.predict([tile for _, tile in batch])
+    yield from zip((key for key, _ in batch), results, strict=True)
 
 
 def _nvidia_gpu_present() -> bool:

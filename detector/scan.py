@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detector.backends import Detector, load_detector
+import numpy as np
+
+from detector.backends import Detector, detect_stream, load_detector
 from detector.card import ModelCard
 from detector.chips import write_chips
 from detector.detections import Detection, tile_boxes_to_detections
@@ -30,12 +32,11 @@ from detector.plots import DEFAULT_MAX_GAP_M, Plot, group_into_plots
 from detector.provenance import raster_fingerprint, software_version, utc_now
 from detector.raster import (
     RasterInfo,
-    Tile,
     coarse_valid_mask,
     inspect_raster,
     window_may_be_valid,
 )
-from detector.tiling import TilePlan, plan_windows
+from detector.tiling import TilePlan, TileWindow, plan_windows
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ class ScanStats:
         tiles_scanned: Tiles the model ran on.
         detections_raw: Boxes before the cross-tile merge.
         elapsed_s: Wall time of the whole scan, seconds.
-        model_s: Time spent inside the model, seconds.
-        wait_s: Time the model waited for decoded tiles, seconds.
+        model_s: Time the scan's thread waited on the model, seconds (tiles stream through
+            it: the model also runs while the thread merges and waits for tiles).
+        wait_s: Time the scan's thread waited for decoded tiles, seconds.
     """
 
     tiles_total: int
@@ -182,45 +184,39 @@ def scan(
     total = len(plan)
     done = skipped
     scanned = 0
-    model_s = 0.0
     wait_s = 0.0
     raw: list[Detection] = []
     if progress:
         progress(done, total)
 
-    def run_batch(batch: list[Tile]) -> None:
-        nonlocal model_s, scanned
-        t0 = time.perf_counter()
-        results = detector.predict([tile.rgb for tile in batch])
-        model_s += time.perf_counter() - t0
-        scanned += len(batch)
-        for tile, boxes in zip(batch, results, strict=True):
-            raw.extend(tile_boxes_to_detections(boxes, tile.window, card.classes, threshold))
-
     with TileFeeder(
         info, windows, card.tile_size_px, threads=reader_threads, queue_tiles=2 * batch_size + 2
     ) as feeder:
-        batch: list[Tile] = []
-        t_wait = time.perf_counter()
-        for item in feeder:
-            wait_s += time.perf_counter() - t_wait
-            if isinstance(item, SkippedWindow):
-                skipped += 1
-                done += 1
-            else:
-                batch.append(item)
-            if len(batch) >= batch_size:
-                run_batch(batch)
-                done += len(batch)
-                batch = []
+
+        def decoded_tiles() -> Iterator[tuple[TileWindow, np.ndarray]]:
+            """The feeder's tiles for the model; windows found empty are counted done."""
+            nonlocal wait_s, skipped, done
+            t_wait = time.perf_counter()
+            for item in feeder:
+                wait_s += time.perf_counter() - t_wait
+                if isinstance(item, SkippedWindow):
+                    skipped += 1
+                    done += 1
+                else:
+                    yield item.window, item.rgb
+                t_wait = time.perf_counter()
+
+        t_stream = time.perf_counter()
+        for window, boxes in detect_stream(detector, decoded_tiles(), batch_size):
+            raw.extend(tile_boxes_to_detections(boxes, window, card.classes, threshold))
+            scanned += 1
+            done += 1
+            if scanned % batch_size == 0:
                 if progress:
                     progress(done, total)
                 if cancel and cancel():
                     raise ScanCancelled(f"scan of {info.path} cancelled at {done}/{total} tiles")
-            t_wait = time.perf_counter()
-        if batch:
-            run_batch(batch)
-            done += len(batch)
+        model_s = time.perf_counter() - t_stream - wait_s
     if progress:
         progress(done, total)
     if scanned == 0:

@@ -4,7 +4,7 @@ Run as ``python -m bench.children NAME CONFIG_JSON RESULT_JSON``. Each child rea
 configuration (the prepare child's result plus ``model``, ``raster``, ``raster_meta`` and its
 own keys), runs one system and writes a result JSON: ``tiles`` (model tiles processed),
 ``detections``, ``runtime`` (one line naming what did the inference) and, for the model-alone
-child, ``timed_s`` (seconds spent in ``predict``). The parent times the whole process.
+child, ``timed_s`` (seconds spent in the model). The parent times the whole process.
 
 Only the standard library, numpy and rasterio are imported at the top: SAHI's and GeoDeep's
 children must not pay for poppyscan's imports, and GeoDeep's imports no poppyscan module.
@@ -27,16 +27,19 @@ from rasterio.windows import Window
 
 
 def child_model_alone(cfg: dict[str, Any]) -> dict[str, Any]:
-    """(a) / (a-f32) / (a-int8): time ``predict`` alone on tiles decoded beforehand.
+    """(a) / (a-f32) / (a-int8): time the model alone on tiles decoded beforehand.
 
     The detector is exactly the scan's: ``load_detector(model, device="cpu",
-    precision=cfg["precision"])``, called with the scan's batch size, as many tiles as the scan
-    plans. A pool of up to ``pool_tiles`` real tiles, spread over the raster and decoded with
-    the scan's reader, is cycled; the model's speed does not depend on which tiles it sees, and
-    the pool keeps this process's memory modest. One warm-up batch runs before the clock.
+    precision=cfg["precision"])``, fed the way the scan feeds it
+    (:func:`detector.backends.detect_stream`: OpenVINO keeps a tile in flight on every
+    inference stream; the scan's batch size for a detector without a stream), as many tiles
+    as the scan plans. A pool of up to ``pool_tiles`` real tiles, spread over the raster and
+    decoded with the scan's reader, is cycled; the model's speed does not depend on which tiles
+    it sees, and the pool keeps this process's memory modest. One warm-up batch runs before
+    the clock.
     """
     from bench.prepare import runs_precision, scan_plan
-    from detector.backends import load_detector
+    from detector.backends import detect_stream, load_detector
     from detector.raster import RasterReader, inspect_raster
 
     detector = load_detector(cfg["model"], device="cpu", precision=cfg["precision"])
@@ -53,9 +56,9 @@ def child_model_alone(cfg: dict[str, Any]) -> dict[str, Any]:
     detector.predict(pool[:batch])
     total, detections = len(windows), 0
     started = time.perf_counter()
-    for first in range(0, total, batch):
-        tiles = [pool[(first + k) % len(pool)] for k in range(min(batch, total - first))]
-        detections += sum(len(boxes) for boxes in detector.predict(tiles))
+    tiles = ((index, pool[index % len(pool)]) for index in range(total))
+    for _, boxes in detect_stream(detector, tiles, batch):
+        detections += len(boxes)
     elapsed = time.perf_counter() - started
     compiled = getattr(detector, "_compiled", None)  # what OpenVINO actually compiled to
     actual = runs_precision(compiled) if compiled else "?"

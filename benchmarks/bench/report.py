@@ -38,7 +38,7 @@ class Row:
         label: What was measured, as printed.
         runtime: What did the inference (library, runtime, precision, batch).
         tiles: Model tiles processed.
-        wall_s: Measured time, seconds: ``predict`` only for (a) rows, whole process otherwise.
+        wall_s: Measured time, seconds: the model only for (a) rows, whole process otherwise.
         peak_rss_bytes: Peak resident memory of its process tree, bytes.
         detections: Boxes or plants it reported (random weights: about none).
         area_ha: Ground area of the raster it scanned, hectares.
@@ -219,7 +219,7 @@ def print_report(
     print_header(prep, weights, scene, load)
     print(format_table(rows))
     print(
-        "\n(a) rows time predict() only, on tiles decoded beforehand; every other row times the "
+        "\n(a) rows time the model only, on tiles decoded beforehand; every other row times the "
         "whole process (start-up, imports, model load, reading, inference, merging, output).\n"
         "vs ref: seconds per tile over the model-alone row of the same precision."
     )

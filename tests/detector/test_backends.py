@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from detector.backends import (
     Detector,
     FakeDetector,
     UltralyticsDetector,
+    detect_stream,
     load_detector,
 )
 from detector.card import ModelCard, sha256_of
@@ -119,6 +120,42 @@ def test_threshold_and_batch_shapes(
     for boxes in out:
         assert boxes.shape[1] == 6 and (boxes[:, 4] >= 0.01).all()
         assert (boxes[:, :4] >= 0).all() and (boxes[:, :4] <= 320).all()
+
+
+def test_openvino_stream_gives_every_tile_s_boxes_in_order(
+    tiny_yolo: Path, textured_tiles: Callable[..., list[np.ndarray]]
+) -> None:
+    detector = load_detector(tiny_yolo, device="cpu", precision="f32", conf=0.01)
+    assert isinstance(detector, OpenVINODetector)
+    tiles = textured_tiles(7, 320, 5)
+    alone = [detector.predict([tile])[0] for tile in tiles]
+    keys = [f"tile-{i}" for i in range(len(tiles))]
+    streamed = list(detect_stream(detector, zip(keys, tiles, strict=True), batch_size=3))
+    assert [key for key, _ in streamed] == keys
+    assert any(len(boxes) for boxes in alone)
+    for (_, boxes), reference in zip(streamed, alone, strict=True):
+        np.testing.assert_array_equal(boxes, reference)
+    # A stream dropped half-way (a cancelled scan) leaves the detector ready for the next.
+    partial = detect_stream(detector, zip(keys, tiles, strict=True), batch_size=3)
+    next(partial)
+    partial.close()
+    np.testing.assert_array_equal(detector.predict(tiles[:1])[0], alone[0])
+
+
+def test_detectors_without_a_stream_get_batches() -> None:
+    calls: list[int] = []
+
+    class Counting(FakeDetector):
+        def predict(self, tiles: Sequence[np.ndarray]) -> list[np.ndarray]:
+            calls.append(len(tiles))
+            return super().predict(tiles)
+
+    tiles = [np.zeros((64, 64, 3), np.uint8) for _ in range(7)]
+    tiles[5][5:9, 5:9] = (255, 0, 255)
+    out = list(detect_stream(Counting(make_card()), enumerate(tiles), batch_size=3))
+    assert calls == [3, 3, 1]
+    assert [key for key, _ in out] == list(range(7))
+    assert [len(boxes) for _, boxes in out] == [0, 0, 0, 0, 0, 1, 0]
 
 
 # --- the protocol and the fake ----------------------------------------------------------
