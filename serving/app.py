@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from detector.errors import PoppyscanError
 from serving.config import Settings
 from serving.db import make_engine, migrate, session_factory
-from serving.plot_counts import PlotCounts
+from serving.plot_counts import PlotCounts, SuspectPages
 from serving.routes import (
     audit,
     auth,
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.plot_counts = PlotCounts()
+    app.state.suspect_pages = SuspectPages()
 
     for module in (
         auth,

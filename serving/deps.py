@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from serving.auth import user_id_from_token
 from serving.config import Settings
 from serving.models import User
-from serving.plot_counts import PlotCounts
+from serving.plot_counts import PlotCounts, SuspectPages
 
 TOKEN_URL = "/api/auth/token"
 # The web UI keeps its token in this HttpOnly, SameSite=Strict cookie, so map tiles and chip
@@ -48,8 +48,15 @@ async def get_plot_counts(request: Request) -> PlotCounts:
     return counts
 
 
+async def get_suspect_pages(request: Request) -> SuspectPages:
+    """This process's cache of encoded suspect-list pages."""
+    pages: SuspectPages = request.app.state.suspect_pages
+    return pages
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PlotCountsDep = Annotated[PlotCounts, Depends(get_plot_counts)]
+SuspectPagesDep = Annotated[SuspectPages, Depends(get_suspect_pages)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

@@ -1,30 +1,27 @@
-"""The suspect list's ``total``, counted once per filter and data revision.
+"""The suspect list's totals and pages, kept per filter until the data's revision changes.
 
 An exact count of every plot a filter matches is the costliest query of a list page (up to
 25 ms on 100,000 plots on PostgreSQL, 8 ms on SQLite), and analysts page through the same
-few queues (new, suspect, dispatched; one flight) again and again. Each API process keeps
-the counts it has made, keyed by the filter and by what the user may see, together with the
-data's revision (``plot_revision.n``, bumped by database triggers on every change of the
-plots and of a flight's campaign or season: migration 0004). A count is reused only while
-the revision is unchanged, so a total is never stale; the revision is read before the
-count, so a change committed between the two makes the stored count look older, never
-newer, than it is.
+few queues (new, suspect, dispatched; one flight) again and again, as the map and the review
+queue ask for the same pages. Each API process keeps the totals it has counted, keyed by the
+filter and by what the user may see, and the encoded pages it has built, keyed by the whole
+query and by who asks (a page's ``allowed_moves`` depend on the user's role and unit). Both
+are valid while the plots' revision (:mod:`serving.revision_cache`) is unchanged, so a
+total or a page is never stale.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serving.auth import PATROL
-from serving.models import PlotRevision, User
+from serving.models import User
 from serving.plot_queries import count_plots
-from serving.schemas.plots import SuspectFilter
+from serving.revision_cache import RevisionCache
+from serving.schemas.plots import SuspectFilter, SuspectPage
 
-_Key = tuple[str, str]
+# Encoded pages kept per API process: a page of 100 plots is about 80 kB.
+PAGE_CACHE_BYTES = 64 * 2**20
 
 
 class PlotCounts:
@@ -35,30 +32,39 @@ class PlotCounts:
     """
 
     def __init__(self, max_entries: int = 4096) -> None:
-        self._max_entries = max_entries
-        self._counts: OrderedDict[_Key, tuple[int, int]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0  # totals answered from the cache
+        self._cache: RevisionCache[int] = RevisionCache(max_entries)
 
-    def total(self, session: Session, user: User, query: SuspectFilter) -> int:
+    @property
+    def hits(self) -> int:
+        """Totals answered from the cache."""
+        return self._cache.hits
+
+    def total(
+        self, session: Session, user: User, query: SuspectFilter, revision: int | None
+    ) -> int:
         """How many plots ``user`` may see match ``query`` (as
-        :func:`serving.plot_queries.count_plots`)."""
-        revision = session.scalar(select(PlotRevision.n).where(PlotRevision.id == 1))
+        :func:`serving.plot_queries.count_plots`), the plots being at ``revision``."""
         key = (_scope(user), _filter_key(query))
-        with self._lock:
-            cached = self._counts.get(key)
-            if cached is not None and cached[0] == revision:
-                self._counts.move_to_end(key)
-                self.hits += 1
-                return cached[1]
-        count = count_plots(session, user, query)
-        if revision is not None:  # no revision row: a database older than migration 0004
-            with self._lock:
-                self._counts[key] = (revision, count)
-                self._counts.move_to_end(key)
-                while len(self._counts) > self._max_entries:
-                    self._counts.popitem(last=False)
-        return count
+        return self._cache.get_or_make(key, revision, lambda: count_plots(session, user, query))
+
+
+class SuspectPages:
+    """A byte-bounded, thread-safe cache of encoded suspect-list pages for one API process.
+
+    Args:
+        max_bytes: Total size of the pages kept, bytes.
+    """
+
+    def __init__(self, max_bytes: int = PAGE_CACHE_BYTES) -> None:
+        self.cache: RevisionCache[bytes] = RevisionCache(
+            max_entries=max(1, max_bytes // 1024), max_bytes=max_bytes, size_of=len
+        )
+
+    @staticmethod
+    def key(user: User, query: SuspectPage) -> tuple[str, str, str]:
+        """Who asks (role and unit: they decide the visible plots and their moves) and the
+        whole query, paging included."""
+        return (user.role, user.unit or "", query.model_dump_json())
 
 
 def _scope(user: User) -> str:

@@ -81,14 +81,16 @@ def feature_json(row: Row[Any] | Sequence[Any], moves: bytes) -> bytes:
     )
 
 
-def page_json(session: Session, user: User, query: SuspectPage, counts: PlotCounts) -> bytes:
+def page_json(
+    session: Session, user: User, query: SuspectPage, counts: PlotCounts, revision: int | None
+) -> bytes:
     """One page of the plots ``user`` may see that match ``query``, most confident first,
     as the JSON of a :class:`serving.schemas.plots.SuspectsPublic`; ``total`` comes from
-    ``counts``."""
+    ``counts`` (the plots being at ``revision``)."""
     page = select_plots(user, query, *FEATURE_COLUMNS).limit(query.limit).offset(query.offset)
     rows = session.execute(page).all()
     moves = _MovesJson(user)
     features = b",".join(feature_json(row, moves(row[_STATUS], row[_UNIT])) for row in rows)
-    total = counts.total(session, user, query)
+    total = counts.total(session, user, query, revision)
     tail = f'],"count":{len(rows)},"total":{total},"limit":{query.limit},"offset":{query.offset}}}'
     return b'{"type":"FeatureCollection","features":[' + features + tail.encode()

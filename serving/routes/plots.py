@@ -19,11 +19,18 @@ from serving import lifecycle
 from serving.audit import record
 from serving.auth import ADMIN, ANALYST, PATROL
 from serving.campaigns.survey import growth_stage
-from serving.deps import PlotCountsDep, SessionDep, SettingsDep, require_roles
+from serving.deps import (
+    PlotCountsDep,
+    SessionDep,
+    SettingsDep,
+    SuspectPagesDep,
+    require_roles,
+)
 from serving.exports import plot_feature
 from serving.models import AuditEvent, Photo, Plot, User
 from serving.photos import PhotoError, save_photo, stored_file
 from serving.plot_queries import READER_ROLES, get_visible_plot
+from serving.revision_cache import current_revision
 from serving.schemas.plots import (
     AllowedMove,
     AuditEventPublic,
@@ -114,6 +121,7 @@ def list_suspects(
     query: Annotated[SuspectPage, Query()],
     session: SessionDep,
     counts: PlotCountsDep,
+    pages: SuspectPagesDep,
     user: Reader,
 ) -> Response:
     """Plots matching every given filter, most confident first, as RFC 7946 features.
@@ -124,8 +132,15 @@ def list_suspects(
     carries ``allowed_moves``: the statuses you may move it to now, with the evidence each
     move needs.
     """
-    # Built as bytes (serving.suspect_list): the response model above documents them.
-    return GeoJSONResponse.raw(page_json(session, user, query, counts))
+    # Built as bytes (serving.suspect_list): the response model above documents them. A
+    # page is kept until the plots change (serving.plot_counts).
+    revision = current_revision(session)
+    page = pages.cache.get_or_make(
+        pages.key(user, query),
+        revision,
+        lambda: page_json(session, user, query, counts, revision),
+    )
+    return GeoJSONResponse.raw(page)
 
 
 @router.get(

@@ -22,6 +22,7 @@ from serving.db import make_engine, migrate, session_factory
 from serving.models import Campaign, Flight, Job, Plot, User
 from serving.plot_counts import PlotCounts
 from serving.plot_queries import count_plots, select_plots
+from serving.revision_cache import current_revision
 from serving.schemas.plots import SuspectPage
 
 ANALYST = User(username="ana", role="analyst", unit="")
@@ -143,7 +144,9 @@ def test_cached_totals_follow_every_change(session: Session) -> None:
         before = counts.hits
         for user in (ANALYST, pat):
             for query in queries:
-                assert counts.total(session, user, query) == count_plots(session, user, query)
+                revision = current_revision(session)
+                total = counts.total(session, user, query, revision)
+                assert total == count_plots(session, user, query)
         assert counts.hits - before == expected_hits
 
     agree(0)  # first time: counted
@@ -160,7 +163,8 @@ def test_cached_totals_follow_every_change(session: Session) -> None:
     session.execute(update(Flight).values(campaign_id=campaign.id))
     session.commit()
     agree(0)
-    assert counts.total(session, ANALYST, SuspectPage(campaign_id=campaign.id)) == 400
+    in_campaign = SuspectPage(campaign_id=campaign.id)
+    assert counts.total(session, ANALYST, in_campaign, current_revision(session)) == 400
     session.execute(delete(Plot).where(Plot.id == plot.id))
     session.commit()
     agree(0)

@@ -721,6 +721,42 @@ def _snapshot(server: Server) -> tuple[list[tuple[Any, ...]], int]:
     return [tuple(row) for row in plots], int(events)
 
 
+def test_kept_pages_follow_every_change(
+    server: Server, login: Login, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The list keeps encoded pages per query and user (serving.plot_counts): a repeated
+    page comes from the cache, yet every move shows at once, and each role gets its own
+    ``allowed_moves``."""
+    flights = store_all(server.settings, tmp_path_factory)
+    first = _by_confidence(flights[0])[0]
+    pages = server.client.app.state.suspect_pages.cache  # type: ignore[attr-defined]
+    params = {"flight_id": flights[0].flight_id, "limit": 3}
+
+    def page(who: str) -> dict[str, Any]:
+        response = server.client.get("/api/suspects", params=params, headers=login(who))
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def moves_of_first(who: str) -> list[str]:
+        feature = next(f for f in page(who)["features"] if f["id"] == first)
+        return [m["to_status"] for m in feature["allowed_moves"]]
+
+    before = page("ana")
+    hits = pages.hits
+    assert page("ana") == before and pages.hits == hits + 1
+    assert before["features"][0]["properties"]["status"] == "new"
+    walk(server, login, first, ("ana", "suspect", {"note": "rows of rosettes"}))
+    after = page("ana")
+    assert after["features"][0]["properties"]["status"] == "suspect"
+    assert after["total"] == before["total"]
+    # Same query, other people: their own moves, not the analyst's page.
+    assert "dispatched" in moves_of_first("ana")
+    assert moves_of_first("rita") == []  # a researcher reads, never moves
+    walk(server, login, first, ("ana", "dispatched", {"assigned_unit": "Unit 7"}))
+    assert page("pat")["total"] >= 1 and page("pete")["total"] == 0
+
+
 def test_refused_moves_change_nothing(
     server: Server, login: Login, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
