@@ -130,8 +130,9 @@ class OpenVINODetector:
         self.name = f"{card.name} {card.version} (openvino {precision}, cpu)"
 
     def predict(self, tiles: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Detect plants in RGB tiles (see :class:`detector.backends.Detector`): every tile
-        is in flight at once on the plugin's streams; the boxes come back in tile order."""
+        """Detect plants in RGB tiles (see :class:`detector.backends.Detector`), streamed
+        through the plugin's streams (:meth:`predict_stream`); boxes come back in tile
+        order."""
         return [boxes for _, boxes in self.predict_stream(enumerate(tiles))]
 
     def predict_stream(

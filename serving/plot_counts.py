@@ -12,6 +12,8 @@ total or a page is never stale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from serving.auth import PATROL
@@ -56,15 +58,23 @@ class SuspectPages:
     """
 
     def __init__(self, max_bytes: int = PAGE_CACHE_BYTES) -> None:
-        self.cache: RevisionCache[bytes] = RevisionCache(
+        self._cache: RevisionCache[bytes] = RevisionCache(
             max_entries=max(1, max_bytes // 1024), max_bytes=max_bytes, size_of=len
         )
 
-    @staticmethod
-    def key(user: User, query: SuspectPage) -> tuple[str, str, str]:
-        """Who asks (role and unit: they decide the visible plots and their moves) and the
-        whole query, paging included."""
-        return (user.role, user.unit or "", query.model_dump_json())
+    @property
+    def hits(self) -> int:
+        """Pages answered from the cache."""
+        return self._cache.hits
+
+    def page(
+        self, user: User, query: SuspectPage, revision: int | None, make: Callable[[], bytes]
+    ) -> bytes:
+        """The page ``user`` gets for ``query`` with the plots at ``revision``: kept, else
+        ``make()``. The key is who asks (role and unit decide the visible plots and their
+        moves) and the whole query, paging included."""
+        key = (user.role, user.unit or "", query.model_dump_json())
+        return self._cache.get_or_make(key, revision, make)
 
 
 def _scope(user: User) -> str:

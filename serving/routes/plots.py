@@ -135,10 +135,8 @@ def list_suspects(
     # Built as bytes (serving.suspect_list): the response model above documents them. A
     # page is kept until the plots change (serving.plot_counts).
     revision = current_revision(session)
-    page = pages.cache.get_or_make(
-        pages.key(user, query),
-        revision,
-        lambda: page_json(session, user, query, counts, revision),
+    page = pages.page(
+        user, query, revision, lambda: page_json(session, user, query, counts, revision)
     )
     return GeoJSONResponse.raw(page)
 

@@ -729,7 +729,7 @@ def test_kept_pages_follow_every_change(
     ``allowed_moves``."""
     flights = store_all(server.settings, tmp_path_factory)
     first = _by_confidence(flights[0])[0]
-    pages = server.client.app.state.suspect_pages.cache  # type: ignore[attr-defined]
+    pages = server.client.app.state.suspect_pages  # type: ignore[attr-defined]
     params = {"flight_id": flights[0].flight_id, "limit": 3}
 
     def page(who: str) -> dict[str, Any]:
