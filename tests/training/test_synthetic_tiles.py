@@ -102,6 +102,7 @@ def test_background_share_and_extra_tiles(tmp_path: Path) -> None:
     assert (out / "images" / "train" / "extra-neon_a.jpg").is_file()
     card = yaml.safe_load((out / "dataset-card.yaml").read_text())
     assert card["counts"]["train"]["background_tiles"] == 2
+    assert card["counts"]["train"]["flights"] == 1  # the extra folder is tiles, not a flight
     assert card["source"].endswith("+ two background tiles")
 
 

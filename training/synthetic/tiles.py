@@ -213,8 +213,7 @@ def build_synthetic_dataset(
             for boxes in flight.boxes_per_tile:
                 counts.add_tile(flight.split, boxes)
             counts.add_source({flight.split} if flight.boxes_per_tile else set())
-    for extra in extra_train:
-        counts.add_source({"train"})
+    for extra in extra_train:  # tiles, not flights: counted as tiles only
         for image in sorted((extra / "images").rglob("*.jpg")):
             label = extra / "labels" / image.parent.name / f"{image.stem}.txt"
             rows = label.read_text().split("\n") if label.is_file() else []
