@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +34,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what `poppyscan ... | head` gets, like any Unix tool
 
 _COMMANDS = (scan, synth, demo, serve, user, dataset, train, evaluate, export, models, worker, grid)
 
@@ -61,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="poppyscan: %(levelname)s: %(message)s",
     )
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's exit
+        return code
     except ScanCancelled as exc:
         print(f"poppyscan: cancelled: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -73,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("poppyscan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output has gone (`| head`): stop quietly, and point stdout at
+        # /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if args.debug:
             raise

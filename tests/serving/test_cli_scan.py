@@ -20,7 +20,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasters import squares, truncate, write_raster
 
 from detector.card import sha256_of
-from serving.cli import EXIT_BAD_INPUT, main
+from serving.cli import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, main
 
 ERROR_PREFIX = "poppyscan: error:"
 
@@ -179,6 +179,23 @@ def test_bad_input_as_a_process(
     _assert_one_error_line(proc.stderr, expected)
     assert proc.stdout == ""
     assert _listing(out_dir) == []
+
+
+def test_a_reader_that_goes_away_is_a_quiet_exit(tmp_path: Path) -> None:
+    """``poppyscan models list --json | head``: the pipe closes before a byte is written."""
+    env = {**os.environ, "POPPYSCAN_MODELS": str(tmp_path / "registry")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving.cli", "models", "list", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone
+    errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == EXIT_BROKEN_PIPE
+    assert errors == ""
 
 
 def test_output_problems_fail_before_scanning(
