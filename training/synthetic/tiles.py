@@ -62,7 +62,12 @@ class FlightTiles:
 
 
 class _RenderCache:
-    """The writer's render windows of one scene, each rendered once when first needed."""
+    """The writer's render windows of one scene, each rendered once when first needed.
+
+    Tiles are asked for in the plan's row-major order, so render windows above the current
+    tile's top are dropped: memory holds about two rows of render windows, whatever the
+    flight's size.
+    """
 
     def __init__(self, scene: Scene) -> None:
         self._scene = scene
@@ -81,6 +86,8 @@ class _RenderCache:
         """The window's uint8 RGB pixels (height, width, 3), 0 outside the flight."""
         r0, c0 = window.row_px, window.col_px
         r1, c1 = r0 + window.height_px, c0 + window.width_px
+        for done in [key for key in self._windows if key[0] < r0 // RENDER_PX]:
+            del self._windows[done]
         out = np.empty((window.height_px, window.width_px, 3), np.uint8)
         for wr in range(r0 // RENDER_PX, (r1 - 1) // RENDER_PX + 1):
             for wc in range(c0 // RENDER_PX, (c1 - 1) // RENDER_PX + 1):
