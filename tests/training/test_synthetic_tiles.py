@@ -111,9 +111,11 @@ def test_background_share_and_extra_tiles(tmp_path: Path) -> None:
     [
         (["--train-seeds", "1-3", "--val-seeds", "3"], "a seed is in both train and val"),
         (["--train-seeds", "1", "--val-seeds", "x"], "seeds are written like 1000-1299"),
+        (["--train-seeds", "1", "--val-seeds", "2", "--tile", "0"], "is not usable"),
+        (["--train-seeds", "1", "--val-seeds", "2", "--extra-train", "nowhere"], "no images/"),
     ],
 )
-def test_cli_refuses_bad_seeds(tmp_path: Path, args: list[str], message: str) -> None:
+def test_cli_refuses_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "ds"
     done = subprocess.run(
         [sys.executable, "-m", "training.synthetic.tiles", "--out", str(out), *args],

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from detector.card import ModelCard
+from detector.errors import PoppyscanError
 from detector.tiling import TileWindow, plan_windows
 from training.synthetic.compose import compose_scene
 from training.synthetic.render import render_window
@@ -197,6 +198,11 @@ def build_synthetic_dataset(
         raise ValueError("a dataset needs at least one training and one validation flight")
     if (out_dir / "images").exists():
         raise ValueError(f"{out_dir} already holds a dataset")
+    if size_px < 64 or not 0.0 <= background_keep <= 1.0:
+        raise ValueError("the flight edge must be at least 64 px and background_keep 0..1")
+    for extra in extra_train:
+        if not (extra / "images").is_dir():
+            raise ValueError(f"{extra} is not a YOLO tile folder (no images/ inside)")
     counts = DatasetCounts()
     jobs = [(s, "train") for s in train_seeds] + [(s, "val") for s in val_seeds]
     context = multiprocessing.get_context("forkserver")
@@ -305,16 +311,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--extra-train", type=Path, nargs="*", default=[])
     parser.add_argument("--extra-source", default="", help="what --extra-train holds")
     args = parser.parse_args(argv)
-    card = ModelCard(
-        name="dataset",
-        version="0",
-        classes=tuple(args.classes.split(",")),
-        gsd_m=args.gsd,
-        tile_size_px=args.tile,
-        overlap_px=args.overlap,
-    )
     started = time.perf_counter()
     try:
+        card = ModelCard(
+            name="dataset",
+            version="0",
+            classes=tuple(args.classes.split(",")),
+            gsd_m=args.gsd,
+            tile_size_px=args.tile,
+            overlap_px=args.overlap,
+        )
         data_yaml = build_synthetic_dataset(
             args.out,
             args.train_seeds,
@@ -326,8 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra_train=args.extra_train,
             extra_source=args.extra_source,
         )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, PoppyscanError) as exc:
+        print(f"poppyscan: error: {exc}", file=sys.stderr)
         return 2
     counts = (args.out / "counts.json").read_text()
     print(f"wrote {data_yaml} in {time.perf_counter() - started:.0f} s: {counts}")
