@@ -10,11 +10,12 @@ Admins, analysts and researchers see every plot.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 
 from fastapi import HTTPException, status
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, and_, false, func, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -42,14 +43,29 @@ def get_visible_plot(session: Session, user: User, plot_id: int) -> Plot:
     return plot
 
 
+# Status codes of the SQLite R*Tree's third dimension (frozen in migration 0005).
+RTREE_STATUS_CODES: Final = (
+    "new",
+    "suspect",
+    "dismissed",
+    "dispatched",
+    "positive",
+    "false_alarm",
+    "eradicated",
+    "closed",
+)
+
+
 class bbox_index_match(FunctionElement[bool]):  # noqa: N801 - an SQL function's name
     """SQL condition: the database's spatial index says the plot's bounding box may
-    intersect ``(west, south, east, north)`` (WGS84 degrees, ``west <= east``).
+    intersect ``(west, south, east, north)`` (WGS84 degrees, ``west <= east``) and, when
+    status codes follow the bounds, that the plot has one of those statuses.
 
     On SQLite it looks the ids up in the ``plots_rtree`` R*Tree (which rounds outward, so it
-    may over-select), on PostgreSQL it is the GiST-indexed ``box && box``, elsewhere it is
-    true. It narrows the rows cheaply; callers keep the exact comparison on the columns.
-    Both indexes come from migration 0003.
+    may over-select; the status is its exact third dimension, migration 0005), on
+    PostgreSQL it is the GiST-indexed ``box && box``, elsewhere it is true. It narrows the
+    rows cheaply; callers keep the exact comparisons on the columns. The indexes come from
+    migrations 0003 and 0005.
     """
 
     # No Boolean type: SQLite would compare the condition with 1, hiding it from the index.
@@ -64,20 +80,47 @@ def _no_spatial_index(_element: bbox_index_match, _compiler: SQLCompiler, **_kw:
 
 @compiles(bbox_index_match, "sqlite")
 def _sqlite_rtree(element: bbox_index_match, compiler: SQLCompiler, **kw: Any) -> str:
-    west, south, east, north = (compiler.process(arg, **kw) for arg in element.clauses)
-    return (
-        f"plots.id IN (SELECT id FROM plots_rtree WHERE max_lon >= {west} "
-        f"AND min_lon <= {east} AND max_lat >= {south} AND min_lat <= {north})"
+    west, south, east, north, *codes = (compiler.process(arg, **kw) for arg in element.clauses)
+    view = (
+        f"SELECT id FROM plots_rtree WHERE max_lon >= {west} "
+        f"AND min_lon <= {east} AND max_lat >= {south} AND min_lat <= {north}"
     )
+    if not codes:
+        return f"plots.id IN ({view})"
+    per_status = (f"{view} AND min_status <= {c} AND max_status >= {c}" for c in codes)
+    return f"plots.id IN ({' UNION ALL '.join(per_status)})"
 
 
 @compiles(bbox_index_match, "postgresql")
 def _postgresql_gist(element: bbox_index_match, compiler: SQLCompiler, **kw: Any) -> str:
-    west, south, east, north = (compiler.process(arg, **kw) for arg in element.clauses)
+    bounds = list(element.clauses)[:4]  # the status codes only narrow SQLite's R*Tree
+    west, south, east, north = (compiler.process(arg, **kw) for arg in bounds)
     return (
         "box(point(plots.min_lon, plots.min_lat), point(plots.max_lon, plots.max_lat)) "
         f"&& box(point({west}, {south}), point({east}, {north}))"
     )
+
+
+class unindexed(FunctionElement[str]):  # noqa: N801 - an SQL expression's name
+    """SQL: the column, which SQLite must not look up through an index (``+column``).
+
+    Where the spatial index has already picked the few plots of a view, probing the
+    ``status`` index once per plot and status costs more than reading the plot's row.
+    """
+
+    type = String()
+    inherit_cache = True
+    name = "unindexed"
+
+
+@compiles(unindexed)
+def _plain_column(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _sqlite_unindexed(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + compiler.process(element.clauses, **kw)
 
 
 def _day_start(day: date) -> datetime:
@@ -95,8 +138,10 @@ def filter_conditions(query: SuspectFilter) -> list[ColumnElement[bool]]:
     if query.season_id is not None:
         flights = select(Flight.id).where(Flight.season_id == query.season_id)
         conditions.append(Plot.flight_id.in_(flights))
+    bounds = query.bounds()
     if query.status:
-        conditions.append(Plot.status.in_(query.status))
+        status = Plot.status if bounds is None else unindexed(Plot.status)
+        conditions.append(status.in_(query.status))
     if query.class_name is not None:
         conditions.append(Plot.class_name == query.class_name)
     if query.min_confidence is not None:
@@ -107,16 +152,24 @@ def filter_conditions(query: SuspectFilter) -> list[ColumnElement[bool]]:
         conditions.append(Plot.created_at >= _day_start(query.since))
     if query.until is not None:
         conditions.append(Plot.created_at < _day_start(query.until + timedelta(days=1)))
-    bounds = query.bounds()
     if bounds is not None:
         west, south, east, north = bounds
         conditions.append(and_(Plot.max_lat >= south, Plot.min_lat <= north))
         if west <= east:
-            conditions.append(bbox_index_match(west, south, east, north))
+            codes = _rtree_codes(query.status)
+            conditions.append(bbox_index_match(west, south, east, north, *codes))
             conditions.append(and_(Plot.max_lon >= west, Plot.min_lon <= east))
         else:  # across the antimeridian: west..180 or -180..east
             conditions.append(or_(Plot.max_lon >= west, Plot.min_lon <= east))
     return conditions
+
+
+def _rtree_codes(statuses: Sequence[str] | None) -> list[int]:
+    """The R*Tree status codes of ``statuses``; none (no status narrowing) when there is no
+    status filter or one of them has no code."""
+    if not statuses or any(s not in RTREE_STATUS_CODES for s in statuses):
+        return []
+    return [RTREE_STATUS_CODES.index(s) for s in dict.fromkeys(statuses)]
 
 
 def select_plots(user: User, query: SuspectFilter, *columns: Any) -> Select[Any]:

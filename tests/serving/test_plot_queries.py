@@ -4,12 +4,14 @@ cached totals.
 A grid of small square plots goes straight into a migrated database; every box query (with
 and without a status filter) must return exactly the plots a plain test finds, after
 inserts, a plot whose bounds or status change and a deleted plot, so the SQLite R*Tree
-(kept by triggers) and PostgreSQL's GiST index can never hide a plot from the map. The
+(bounds and status, kept by triggers) and PostgreSQL's GiST index can never hide a plot
+from the map; a map view's page and total must be those of a plain ranking. The
 cached totals must equal a fresh count after every kind of change.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 from collections.abc import Iterator
@@ -18,12 +20,14 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from serving import lifecycle
 from serving.db import make_engine, migrate, session_factory
 from serving.models import Campaign, Flight, Job, Plot, User
 from serving.plot_counts import PlotCounts
-from serving.plot_queries import count_plots, select_plots
+from serving.plot_queries import RTREE_STATUS_CODES, count_plots, select_plots
 from serving.revision_cache import current_revision
 from serving.schemas.plots import SuspectPage
+from serving.suspect_list import page_json
 
 ANALYST = User(username="ana", role="analyst", unit="")
 STATUSES = ("new", "suspect", "dispatched")
@@ -169,3 +173,35 @@ def test_cached_totals_follow_every_change(session: Session) -> None:
     session.commit()
     agree(0)
     agree(2 * len(queries))
+
+
+def test_map_view_pages_and_totals_match_a_plain_ranking(session: Session) -> None:
+    """A ``bbox`` page comes from one ranked pass with a window count; its plots, their
+    order (confidence, then id) and the total must be those of a plain sort, on every page
+    and past the last one."""
+    rng = random.Random(11)
+    for box in _boxes(rng)[:12]:
+        for statuses in ((), ("suspect",), ("new", "dispatched")):
+            inside = _expected(session, box, statuses)
+            want = sorted(
+                (p for p in session.query(Plot) if p.id in inside),
+                key=lambda p: (-p.confidence, p.id),
+            )
+            for offset in (0, 7, len(want) + 3):
+                query = SuspectPage(
+                    bbox=",".join(repr(v) for v in box),
+                    status=list(statuses),
+                    limit=7,
+                    offset=offset,
+                )
+                page = json.loads(page_json(session, ANALYST, query, PlotCounts(), None))
+                assert [f["id"] for f in page["features"]] == [
+                    p.id for p in want[offset : offset + 7]
+                ], (box, statuses, offset)
+                assert page["total"] == len(want) and page["count"] == len(page["features"])
+
+
+def test_rtree_status_codes_are_the_migrations() -> None:
+    migration = importlib.import_module("serving.migrations.versions.0005_rtree_status")
+    assert migration.STATUS_CODES == RTREE_STATUS_CODES
+    assert set(RTREE_STATUS_CODES) == set(lifecycle.STATUSES)
