@@ -26,7 +26,7 @@ V = TypeVar("V")
 def current_revision(session: Session) -> int | None:
     """The plots' revision now; None on a database older than migration 0004 (then nothing
     may be cached)."""
-    return session.scalar(select(PlotRevision.n).where(PlotRevision.id == 1))
+    return session.connection().scalar(select(PlotRevision.n).where(PlotRevision.id == 1))
 
 
 class RevisionCache(Generic[V]):

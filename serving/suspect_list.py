@@ -18,14 +18,14 @@ from datetime import datetime
 from typing import Any, Final
 
 from pydantic_core import to_json
-from sqlalchemy import Row
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from serving import lifecycle
 from serving.exports import PROPERTY_COLUMNS, chip_url_of
 from serving.models import Plot, User
 from serving.plot_counts import PlotCounts
-from serving.plot_queries import select_plots
+from serving.plot_queries import count_plots, select_plots
 from serving.schemas.plots import SuspectPage, as_utc
 
 # The columns one feature needs, in the order the row tuples hold them.
@@ -81,16 +81,51 @@ def feature_json(row: Row[Any] | Sequence[Any], moves: bytes) -> bytes:
     )
 
 
+def page_statement(user: User, query: SuspectPage) -> Select[Any]:
+    """The statement of one page of the plots ``user`` may see that match ``query``, most
+    confident first: rows of :data:`FEATURE_COLUMNS`, and for a map view (a ``bbox``
+    query) the view's total as one more column.
+
+    Map views are never asked twice alike, so a cached total would not be used again. Their
+    statement ranks the plots the spatial index finds as narrow ``(confidence, id)`` rows
+    (not whole features), takes the page's ids with the view's total as a window count,
+    and only then reads those plots' rows.
+    """
+    if query.bounds() is None:
+        page = select_plots(user, query, *FEATURE_COLUMNS)
+        return page.limit(query.limit).offset(query.offset)
+    ranked = (
+        select_plots(user, query, Plot.id, func.count().over().label("total"))
+        .limit(query.limit)
+        .offset(query.offset)
+        .subquery("page")
+    )
+    return (
+        select(*FEATURE_COLUMNS, ranked.c.total)
+        .join_from(Plot, ranked, Plot.id == ranked.c.id)
+        .order_by(Plot.confidence.desc(), Plot.id)
+    )
+
+
 def page_json(
     session: Session, user: User, query: SuspectPage, counts: PlotCounts, revision: int | None
 ) -> bytes:
     """One page of the plots ``user`` may see that match ``query``, most confident first,
-    as the JSON of a :class:`serving.schemas.plots.SuspectsPublic`; ``total`` comes from
-    ``counts`` (the plots being at ``revision``)."""
-    page = select_plots(user, query, *FEATURE_COLUMNS).limit(query.limit).offset(query.offset)
-    rows = session.execute(page).all()
+    as the JSON of a :class:`serving.schemas.plots.SuspectsPublic`.
+
+    The page's statement (:func:`page_statement`) runs on the session's connection as Core:
+    plain tuples, no ORM result processing. ``total`` comes from ``counts`` (the plots
+    being at ``revision``), or for a map view from the page's own rows; a view's page past
+    the end has no row to carry it, and is counted.
+    """
+    rows = session.connection().execute(page_statement(user, query)).all()
+    if query.bounds() is None:
+        total = counts.total(session, user, query, revision)
+    elif rows:
+        total = int(rows[0][-1])
+    else:
+        total = count_plots(session, user, query)
     moves = _MovesJson(user)
     features = b",".join(feature_json(row, moves(row[_STATUS], row[_UNIT])) for row in rows)
-    total = counts.total(session, user, query, revision)
     tail = f'],"count":{len(rows)},"total":{total},"limit":{query.limit},"offset":{query.offset}}}'
     return b'{"type":"FeatureCollection","features":[' + features + tail.encode()

@@ -1,8 +1,10 @@
 """SQL alone: each request kind's page and count queries timed straight on the database.
 
-The queries are built with the server's own :mod:`serving.plot_queries` from the parameters
-the clients send (parsed as the server parses them), timed without HTTP (median of 5), and
-the database's plan of the page query is kept in one line.
+The queries are the server's own: the page statement of
+:func:`serving.suspect_list.page_statement` (the feature columns; for a map view, ranked ids
+joined back to their rows) and the count of :func:`serving.plot_queries.count_plots`, built
+from the parameters the clients send (parsed as the server parses them), timed without HTTP
+(median of 5); the database's plan of the page statement is kept in one line.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from apiload.clients import Kind, Params
 from serving.models import User
-from serving.plot_queries import count_plots, select_plots
+from serving.plot_queries import count_plots
 from serving.schemas.plots import SuspectPage
+from serving.suspect_list import page_statement
 
 
 def as_page(params: Params) -> SuspectPage:
@@ -72,21 +75,15 @@ def profile_sql(
             pages = [as_page(kind.make(rng)) for _ in range(repeat)]
             page_ms, count_ms = [], []
             for query in pages:
-                stmt = select_plots(analyst, query).limit(query.limit).offset(query.offset)
                 started = time.perf_counter()
-                session.execute(stmt).all()
+                session.connection().execute(page_statement(analyst, query)).all()
                 page_ms.append(1e3 * (time.perf_counter() - started))
                 started = time.perf_counter()
                 count_plots(session, analyst, query)
                 count_ms.append(1e3 * (time.perf_counter() - started))
-                session.expunge_all()
             first = pages[0]
-            sql = str(
-                select_plots(analyst, first)
-                .limit(first.limit)
-                .offset(first.offset)
-                .compile(engine, compile_kwargs={"literal_binds": True})
-            )
+            statement = page_statement(analyst, first)
+            sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
             out[kind.name] = SqlProfile(
                 statistics.median(page_ms), statistics.median(count_ms), _plan(session, sql)
             )
