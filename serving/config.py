@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GIB = 1024**3
@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="POPPYSCAN_", extra="ignore")
+    _signing_key: str | None = PrivateAttr(default=None)
 
     data_dir: Path = Path("poppyscan-data")
     database_url: str | None = Field(
@@ -89,9 +90,15 @@ class Settings(BaseSettings):
         return (self.storage_dir or self.data_dir / "storage").resolve()
 
     def signing_key(self) -> str:
-        """The token signing key, created with the data directory on first use."""
+        """The token signing key, created with the data directory on first use (read once:
+        every request checks a token with it)."""
         if self.secret_key:
             return self.secret_key
+        if self._signing_key is None:
+            self._signing_key = self._stored_key()
+        return self._signing_key
+
+    def _stored_key(self) -> str:
         path = self.data_dir / "secret.key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -17,14 +17,21 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_POOL_SIZE = 40  # SQLite connections kept open per process
 
 
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
     if url.startswith("sqlite"):
+        pool: dict[str, int] = {}
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            # One pooled connection per request thread (FastAPI's pool has 40): beyond the
+            # pool, a request would open a connection, set its pragmas and read the schema.
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

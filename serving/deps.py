@@ -68,6 +68,12 @@ def get_current_user(
 ) -> User:
     """The active user the bearer token (or the web UI's session cookie) belongs to (401
     otherwise)."""
+    return authenticate(request, session, settings, token)
+
+
+def authenticate(request: Request, session: Session, settings: Settings, token: str | None) -> User:
+    """The active user ``token`` (or else the web UI's session cookie) belongs to; 401 for
+    no token, a bad or expired one, or an unknown or deactivated user."""
     unauthorized = HTTPException(
         status.HTTP_401_UNAUTHORIZED,
         "not logged in or the token has expired: log in at " + TOKEN_URL,
@@ -83,6 +89,16 @@ def get_current_user(
     return user
 
 
+def check_role(user: User, roles: tuple[str, ...]) -> User:
+    """``user`` if their role is one of ``roles`` (403 otherwise)."""
+    if user.role not in roles:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"role {user.role!r} may not do this (needs {' or '.join(roles)})",
+        )
+    return user
+
+
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
@@ -90,11 +106,6 @@ def require_roles(*roles: str) -> Callable[[User], Coroutine[None, None, User]]:
     """A dependency admitting only users with one of ``roles`` (403 for anyone else)."""
 
     async def check(user: CurrentUser) -> User:
-        if user.role not in roles:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"role {user.role!r} may not do this (needs {' or '.join(roles)})",
-            )
-        return user
+        return check_role(user, roles)
 
     return check
