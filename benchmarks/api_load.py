@@ -33,16 +33,17 @@ What it does, in order:
    ``--cache`` between runs) is uploaded (``POST /api/flights``); the load starts once
    ``/api/jobs/{id}`` says the scan is ``running``, and a monitor polls the job every
    0.5 s until the load ends.
-5. **Load.** ``--clients`` (50) asyncio clients, each with its own ``httpx.AsyncClient``
-   (one keep-alive connection) and bearer token, loop for ``--seconds`` (30) or until
-   ``--requests`` in all, over a weighted mix of ``GET /api/suspects`` requests:
-   ``status`` (one or two statuses, limit 50, offsets 0-500), ``bbox`` (a 1 km x 0.8 km
-   map view, limit 100), ``class+conf`` (class and min_confidence, limit 50), ``flight``
-   (flight_id, limit 100, offsets 0-1900), ``status+bbox`` (suspect/dispatched in a 3 km
-   view, limit 100) and ``page`` (no filter, limit 50, offsets 0-2000). A latency is the
-   time from sending the request to having read the whole body, milliseconds; any non-2xx
-   answer or exception is an error. ``--think-ms`` adds a pause between a client's requests
-   (default 0: every client sends its next request as soon as it has the last answer).
+5. **Load.** ``--clients`` (50) asyncio clients, each with its own keep-alive connection
+   (``apiload.wire.WireClient``, a lean GET client) and bearer token, loop for
+   ``--seconds`` (30) or until ``--requests`` in all, over a weighted mix of
+   ``GET /api/suspects`` requests: ``status`` (one or two statuses, limit 50, offsets
+   0-500), ``bbox`` (a 1 km x 0.8 km map view, limit 100), ``class+conf`` (class and
+   min_confidence, limit 50), ``flight`` (flight_id, limit 100, offsets 0-1900),
+   ``status+bbox`` (suspect/dispatched in a 3 km view, limit 100) and ``page`` (no filter,
+   limit 50, offsets 0-2000). A latency is the time from sending the request to having read
+   the whole body, milliseconds; any non-2xx answer or exception is an error.
+   ``--think-ms`` adds a pause between a client's requests (default 0: every client sends
+   its next request as soon as it has the last answer).
 
 The bar is judged on all load requests together: p95 < 200 ms and zero errors; the script
 exits 1 when it fails. The clients run in this process, on the same two cores as the server,

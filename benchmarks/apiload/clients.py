@@ -4,8 +4,9 @@ Every request is a ``GET /api/suspects`` of one :class:`Kind`, drawn by weight: 
 (one or two statuses, limit 50, offsets 0-500), ``bbox`` (a 1 km x 0.8 km map view, limit
 100), ``class+conf`` (class and min_confidence, limit 50), ``flight`` (flight_id, limit 100,
 offsets 0-1900), ``status+bbox`` (suspect/dispatched in a 3 km view, limit 100) and ``page``
-(no filter, limit 50, offsets 0-2000). Under load each client has its own
-``httpx.AsyncClient`` (one keep-alive connection) and bearer token; a latency is the time
+(no filter, limit 50, offsets 0-2000). Under load each client has its own keep-alive
+connection (:class:`apiload.wire.WireClient`, a lean client, so that the load takes little of
+the CPU the server is measured on) and bearer token; a latency is the time
 from sending the request to having read the whole body, milliseconds, and any non-2xx
 answer or exception is an error.
 """
@@ -13,6 +14,7 @@ answer or exception is an error.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import statistics
 import time
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from apiload.data import Area, to_lat, to_lon
+from apiload.wire import WireClient
 
 Params = list[tuple[str, str | int | float | bool | None]]
 
@@ -187,11 +190,7 @@ async def _client(
     """One client: send requests from the mix until the deadline or the tickets run out."""
     rng = random.Random(seed * 1000 + index)
     weights = [k.weight for k in kinds]
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=120
-    ) as client:
+    async with WireClient(url, {"Authorization": f"Bearer {token}"}) as client:
         while time.perf_counter() < deadline and tickets[0] > 0:
             tickets[0] -= 1
             kind = rng.choices(kinds, weights)[0]
@@ -219,12 +218,11 @@ async def _monitor(
     log: list[tuple[float, str, int, int]],
 ) -> None:
     """Poll the scan job every 0.5 s until ``stop`` is set, and once more after."""
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
+    async with WireClient(url, {"Authorization": f"Bearer {token}"}) as client:
         while True:
             stopping = stop.is_set()
             try:
-                job = (await client.get(f"/api/jobs/{job_id}")).json()
+                job = json.loads((await client.get(f"/api/jobs/{job_id}")).body)
                 entry = (
                     time.perf_counter() - t0,
                     job["status"],
