@@ -17,11 +17,13 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import delete, update
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from serving import lifecycle
-from serving.db import make_engine, migrate, session_factory
+from serving.db import MIGRATIONS_DIR, make_engine, migrate, session_factory
 from serving.models import Campaign, Flight, Job, Plot, User
 from serving.plot_counts import PlotCounts
 from serving.plot_queries import RTREE_STATUS_CODES, count_plots, select_plots
@@ -205,3 +207,32 @@ def test_rtree_status_codes_are_the_migrations() -> None:
     migration = importlib.import_module("serving.migrations.versions.0005_rtree_status")
     assert migration.STATUS_CODES == RTREE_STATUS_CODES
     assert set(RTREE_STATUS_CODES) == set(lifecycle.STATUSES)
+
+
+def _migrate_to(engine: Engine, verb: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, verb)(config, revision)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL's GiST: unchanged
+def test_rtree_status_migration_keeps_a_populated_database_whole(session: Session) -> None:
+    """Migration 0005 rebuilds SQLite's R*Tree from the plots already there, and its
+    downgrade gives back 0003's index of bounds alone, also whole."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine) and engine.dialect.name == "sqlite"
+    session.rollback()
+    _migrate_to(engine, "downgrade", "0004")
+    with engine.connect() as connection:
+        columns = [row[1] for row in connection.exec_driver_sql("PRAGMA table_info(plots_rtree)")]
+        indexed = connection.exec_driver_sql("SELECT count(*) FROM plots_rtree").scalar()
+    assert columns == ["id", "min_lon", "max_lon", "min_lat", "max_lat"] and indexed == 400
+    _migrate_to(engine, "upgrade", "head")
+    session.execute(update(Plot).where(Plot.seq == 0).values(status="positive"))
+    session.commit()
+    _check_every_view(session, random.Random(5))
+    assert _found(session, (104.0, 20.0, 104.0001, 20.0001), ("positive",)) == {
+        session.scalar(select(Plot.id).where(Plot.seq == 0))
+    }
