@@ -101,6 +101,19 @@ and with ``--think-ms 1000 --flight-size 12288`` (an analyst's pace): 1393 reque
 cache (whole encoded pages kept per query, role and unit until the plots' revision changes)
 is worth 2 % on SQLite and 11 % on PostgreSQL: the map's random views never repeat.
 
+Measured on 2026-12-05 (fourth session), ``--api-workers 2 --flight-size 6144``, 0 errors,
+bar FAIL in every run; this session's clients are ``apiload.wire`` (httpx had taken ~4 ms
+of CPU per request from the same two cores)::
+
+    | run                        | requests | p50 ms | p95 ms | p99 ms | req/s | scan |
+    | SQLite, best of 5          |    11240 |    127 |    211 |    275 | 372.5 | yes  |
+    | SQLite, worst of 5         |     9805 |    108 |    321 |    447 | 323.4 | yes  |
+    | PostgreSQL                 |     4641 |    262 |    794 |   1099 | 153.1 | yes  |
+
+and ``--think-ms 1000 --flight-size 12288``: 1500 requests, p50 9 ms, p95 33 ms, p99 75
+ms, 48.6 req/s, bar PASS. ``benchmarks/README.md`` has the changes behind these and what is
+left. The paragraph below is the third session's analysis (its figures are that session's).
+
 Why it still fails: latency is queueing. With 50 clients that never pause, Little's law
 gives latency = 50 / throughput (680 ms at 73.5 req/s; measured mean 642 ms), and the
 throughput is capped by CPU: the server (API processes + scan worker) used 1.5-1.7 cores
