@@ -38,9 +38,11 @@ _GEOMETRY, _CHIP = len(PROPERTY_COLUMNS), len(PROPERTY_COLUMNS) + 1
 _STATUS, _UNIT = PROPERTY_COLUMNS.index("status"), PROPERTY_COLUMNS.index("assigned_unit")
 
 
-def _json_value(value: Any) -> Any:
-    """``value`` as the response model holds it: times in UTC (``UtcDatetime``)."""
-    return as_utc(value) if isinstance(value, datetime) else value
+# The properties that are times (of day), which the response model holds in UTC
+# (``UtcDatetime``); the others are encoded as the row holds them.
+_TIMES: Final = tuple(
+    name for name in PROPERTY_COLUMNS if getattr(Plot, name).type.python_type is datetime
+)
 
 
 class _MovesJson:
@@ -63,7 +65,10 @@ class _MovesJson:
 def feature_json(row: Row[Any] | Sequence[Any], moves: bytes) -> bytes:
     """One plot (a row of :data:`FEATURE_COLUMNS`) as an RFC 7946 Feature with
     ``allowed_moves``."""
-    properties = {name: _json_value(row[i]) for i, name in enumerate(PROPERTY_COLUMNS)}
+    properties = dict(zip(PROPERTY_COLUMNS, row, strict=False))  # the row has more columns
+    for name in _TIMES:
+        if (value := properties[name]) is not None:
+            properties[name] = as_utc(value)
     plot_id = properties["id"]
     properties["chip_url"] = chip_url_of(plot_id, row[_CHIP])
     return b"".join(
