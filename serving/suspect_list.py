@@ -38,7 +38,7 @@ _GEOMETRY, _CHIP = len(PROPERTY_COLUMNS), len(PROPERTY_COLUMNS) + 1
 _STATUS, _UNIT = PROPERTY_COLUMNS.index("status"), PROPERTY_COLUMNS.index("assigned_unit")
 
 
-# The properties that are times (of day), which the response model holds in UTC
+# The properties that are date-times, which the response model holds in UTC
 # (``UtcDatetime``); the others are encoded as the row holds them.
 _TIMES: Final = tuple(
     name for name in PROPERTY_COLUMNS if getattr(Plot, name).type.python_type is datetime

@@ -60,6 +60,9 @@ from serving.suspect_list import page_json
 
 router = APIRouter(prefix="/api/suspects", tags=["suspects"])
 Reader = Annotated[User, Depends(require_roles(*READER_ROLES))]
+# Largest suspect-list page built on the event loop on SQLite, plots (about 13 ms of CPU;
+# 5,000 take 130 ms, too long to hold every other request of the process).
+INLINE_PAGE_LIMIT = 500
 Reporter = Annotated[User, Depends(require_roles(ADMIN, ANALYST, PATROL))]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"description": "no such plot (or not your unit's)"}
@@ -161,11 +164,12 @@ async def list_suspects(
                 user, query, revision, lambda: page_json(session, user, query, counts, revision)
             )
 
-    if factory.kw["bind"].dialect.name == "sqlite":
+    if factory.kw["bind"].dialect.name == "sqlite" and query.limit <= INLINE_PAGE_LIMIT:
         # An in-process SQLite read (WAL: never waiting on the scan's writes) is a few ms of
         # CPU under the GIL either way; on the event loop it skips two thread hand-overs,
         # which under 50 clients cut p95 by a third (benchmarks/api_load.py). A database
-        # server's round trips would stall the loop, so those wait on a worker thread.
+        # server's round trips would stall the loop, and so would a page of thousands of
+        # plots (tens of ms): those wait on a worker thread.
         return GeoJSONResponse.raw(answer())
     return GeoJSONResponse.raw(await run_in_threadpool(answer))
 
