@@ -30,6 +30,7 @@ from serving import lifecycle
 from serving.db import make_engine, session_factory
 from serving.models import Plot, User
 from serving.photos import PhotoError, image_format, stored_file
+from serving.routes.plots import INLINE_PAGE_LIMIT
 from serving.schemas.plots import Status, SuspectsPublic
 
 NOW = datetime.now(UTC)
@@ -178,6 +179,22 @@ def test_list_is_the_documented_model_and_agrees_with_the_detail(shared: Shared)
             for member in ("type", "id", "geometry", "properties", "allowed_moves"):
                 assert feature[member] == detail[member], (who, feature["id"], member)
     assert page.count >= 1, "pat sees Unit 7's plot"
+
+
+def test_large_pages_answer_alike_from_a_worker_thread(shared: Shared) -> None:
+    """On SQLite a page of up to INLINE_PAGE_LIMIT plots is built on the event loop and a
+    larger one on a worker thread (PostgreSQL: always a thread); both give the same plots
+    to the same people and refuse the same people."""
+    client, login = shared.server.client, shared.login
+    small, large = {"limit": INLINE_PAGE_LIMIT}, {"limit": INLINE_PAGE_LIMIT + 1}
+    for who in ("ana", "pat"):
+        inline = client.get("/api/suspects", params=small, headers=login(who)).json()
+        threaded = client.get("/api/suspects", params=large, headers=login(who)).json()
+        assert threaded["features"] == inline["features"], who
+        assert threaded["limit"] == INLINE_PAGE_LIMIT + 1
+        assert threaded["total"] == inline["total"] < INLINE_PAGE_LIMIT, who
+    assert client.get("/api/suspects", params=large).status_code == 401
+    assert client.get("/api/suspects", params=large, headers=login("pia")).status_code == 403
 
 
 def _intersecting(
