@@ -156,7 +156,7 @@ def filter_conditions(query: SuspectFilter) -> list[ColumnElement[bool]]:
         west, south, east, north = bounds
         conditions.append(and_(Plot.max_lat >= south, Plot.min_lat <= north))
         if west <= east:
-            codes = _rtree_codes(query.status)
+            codes = rtree_codes(query.status)
             conditions.append(bbox_index_match(west, south, east, north, *codes))
             conditions.append(and_(Plot.max_lon >= west, Plot.min_lon <= east))
         else:  # across the antimeridian: west..180 or -180..east
@@ -164,7 +164,7 @@ def filter_conditions(query: SuspectFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _rtree_codes(statuses: Sequence[str] | None) -> list[int]:
+def rtree_codes(statuses: Sequence[str] | None) -> list[int]:
     """The R*Tree status codes of ``statuses``; none (no status narrowing) when there is no
     status filter or one of them has no code."""
     if not statuses or any(s not in RTREE_STATUS_CODES for s in statuses):

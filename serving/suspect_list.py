@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from pydantic_core import to_json
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from serving import lifecycle
@@ -27,6 +27,7 @@ from serving.models import Plot, User
 from serving.plot_counts import PlotCounts
 from serving.plot_queries import count_plots, select_plots
 from serving.schemas.plots import SuspectPage, as_utc
+from serving.view_ranking import ranked_view
 
 # The columns one feature needs, in the order the row tuples hold them.
 FEATURE_COLUMNS: Final = (
@@ -86,29 +87,25 @@ def feature_json(row: Row[Any] | Sequence[Any], moves: bytes) -> bytes:
     )
 
 
-def page_statement(user: User, query: SuspectPage) -> Select[Any]:
+def page_statement(user: User, query: SuspectPage, dialect: str) -> Select[Any]:
     """The statement of one page of the plots ``user`` may see that match ``query``, most
-    confident first: rows of :data:`FEATURE_COLUMNS`, and for a map view (a ``bbox``
-    query) the view's total as one more column.
+    confident first, on a ``dialect`` database: rows of :data:`FEATURE_COLUMNS`, and for a
+    map view (a ``bbox`` query) the view's total as one more column.
 
     Map views are never asked twice alike, so a cached total would not be used again. Their
-    statement ranks the plots the spatial index finds as narrow ``(confidence, id)`` rows
-    (not whole features), takes the page's ids with the view's total as a window count,
-    and only then reads those plots' rows.
+    statement ranks the view's plots as narrow rows (:func:`serving.view_ranking.ranked_view`,
+    not whole features), takes the page's ids with the view's total as a window count, and
+    only then reads those plots' rows.
     """
     if query.bounds() is None:
         page = select_plots(user, query, *FEATURE_COLUMNS)
         return page.limit(query.limit).offset(query.offset)
-    ranked = (
-        select_plots(user, query, Plot.id, func.count().over().label("total"))
-        .limit(query.limit)
-        .offset(query.offset)
-        .subquery("page")
-    )
+    ranked = ranked_view(user, query, dialect).limit(query.limit).offset(query.offset)
+    ranks = ranked.subquery("page")
     return (
-        select(*FEATURE_COLUMNS, ranked.c.total)
-        .join_from(Plot, ranked, Plot.id == ranked.c.id)
-        .order_by(Plot.confidence.desc(), Plot.id)
+        select(*FEATURE_COLUMNS, ranks.c.total)
+        .join_from(Plot, ranks, Plot.id == ranks.c.id)
+        .order_by(ranks.c.rank.desc(), ranks.c.id)
     )
 
 
@@ -123,7 +120,8 @@ def page_json(
     being at ``revision``), or for a map view from the page's own rows; a view's page past
     the end has no row to carry it, and is counted.
     """
-    rows = session.connection().execute(page_statement(user, query)).all()
+    connection = session.connection()
+    rows = connection.execute(page_statement(user, query, connection.dialect.name)).all()
     if query.bounds() is None:
         total = counts.total(session, user, query, revision)
     elif rows:

@@ -68,6 +68,7 @@ def profile_sql(
 ) -> dict[str, SqlProfile]:
     """Time each kind's page and count queries straight on the database, no HTTP."""
     analyst = User(username="analyst", role="analyst", unit="")
+    dialect = engine.dialect.name
     out: dict[str, SqlProfile] = {}
     with Session(engine) as session:
         for kind in kinds:
@@ -76,13 +77,13 @@ def profile_sql(
             page_ms, count_ms = [], []
             for query in pages:
                 started = time.perf_counter()
-                session.connection().execute(page_statement(analyst, query)).all()
+                session.connection().execute(page_statement(analyst, query, dialect)).all()
                 page_ms.append(1e3 * (time.perf_counter() - started))
                 started = time.perf_counter()
                 count_plots(session, analyst, query)
                 count_ms.append(1e3 * (time.perf_counter() - started))
             first = pages[0]
-            statement = page_statement(analyst, first)
+            statement = page_statement(analyst, first, dialect)
             sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
             out[kind.name] = SqlProfile(
                 statistics.median(page_ms), statistics.median(count_ms), _plan(session, sql)

@@ -177,35 +177,80 @@ def test_cached_totals_follow_every_change(session: Session) -> None:
     agree(2 * len(queries))
 
 
-def test_map_view_pages_and_totals_match_a_plain_ranking(session: Session) -> None:
-    """A ``bbox`` page comes from one ranked pass with a window count; its plots, their
-    order (confidence, then id) and the total must be those of a plain sort, on every page
-    and past the last one."""
-    rng = random.Random(11)
-    for box in _boxes(rng)[:12]:
+def _check_view_pages(db: Session, boxes: list[Box], user: User = ANALYST, limit: int = 7) -> None:
+    """Every page of every view (with and without status filters), and one past the end,
+    holds the plots, order (confidence, then id) and total of a plain sort."""
+    for box in boxes:
         for statuses in ((), ("suspect",), ("new", "dispatched")):
-            inside = _expected(session, box, statuses)
+            inside = _expected(db, box, statuses)
             want = sorted(
-                (p for p in session.query(Plot) if p.id in inside),
+                (p for p in db.query(Plot) if p.id in inside and _sees(user, p)),
                 key=lambda p: (-p.confidence, p.id),
             )
-            for offset in (0, 7, len(want) + 3):
+            for offset in (*range(0, max(len(want), 1), limit), len(want) + 3):
                 query = SuspectPage(
                     bbox=",".join(repr(v) for v in box),
                     status=list(statuses),
-                    limit=7,
+                    limit=limit,
                     offset=offset,
                 )
-                page = json.loads(page_json(session, ANALYST, query, PlotCounts(), None))
+                page = json.loads(page_json(db, user, query, PlotCounts(), None))
                 assert [f["id"] for f in page["features"]] == [
-                    p.id for p in want[offset : offset + 7]
+                    p.id for p in want[offset : offset + limit]
                 ], (box, statuses, offset)
                 assert page["total"] == len(want) and page["count"] == len(page["features"])
 
 
+def _sees(user: User, plot: Plot) -> bool:
+    return user.role != "patrol" or plot.assigned_unit == user.unit
+
+
+def test_map_view_pages_and_totals_match_a_plain_ranking(session: Session) -> None:
+    """A ``bbox`` page comes from one ranked pass with a window count (on SQLite inside the
+    R*Tree, serving.view_ranking); its plots, their order and the total must be those of a
+    plain sort, for an analyst and for a patrol (who is ranked from ``plots``)."""
+    boxes = _boxes(random.Random(11))[:12]
+    _check_view_pages(session, boxes)
+    session.execute(update(Plot).where(Plot.seq % 5 == 0).values(assigned_unit="Unit 7"))
+    session.commit()
+    _check_view_pages(session, boxes[:4], User(username="pat", role="patrol", unit="Unit 7"))
+
+
+def test_map_views_are_exact_where_the_rtree_rounds(session: Session) -> None:
+    """The R*Tree keeps 32-bit bounds rounded outward (a box 8e-7 degrees west of a view
+    was seen inside it) and 32-bit confidences: views whose edges pass within that rounding
+    of a plot, and a confidence that changes, must still give the exact plots and order."""
+    flight_id, job_id = session.execute(select(Plot.flight_id, Plot.job_id).limit(1)).one()
+    west, east = 104.31095882633906, 104.31107420693539  # the plot seen misplaced
+    south, north = 20.456696828093033, 20.456834269061286
+    square = {**_square(west, south), "max_lon": east, "max_lat": north}
+    for seq, status in ((1000, "suspect"), (1001, "new")):
+        session.add(
+            Plot(
+                flight_id=flight_id, job_id=job_id, seq=seq, class_name="poppy",
+                status=status, confidence=0.3, mean_confidence=0.3, plant_count=1,
+                area_m2=1.0, **square,
+            )
+        )  # fmt: skip
+    session.commit()
+    tiny = 8e-7
+    boxes: list[Box] = [
+        (east + tiny, south, east + 0.01, north),  # just east of the plots: none
+        (east, south, east + 0.01, north),  # touching their east edge: both
+        (west - 0.01, north + tiny, west, north + 0.01),  # just north: none
+        (west - 0.01, south - 0.01, west - tiny, south),  # just west: none
+        (west - 0.01, south - 0.01, west, south),  # their south-west corner: both
+    ]
+    _check_view_pages(session, boxes, limit=1)
+    session.execute(update(Plot).where(Plot.seq == 1001).values(confidence=0.99))
+    session.commit()
+    _check_view_pages(session, boxes, limit=1)
+
+
 def test_rtree_status_codes_are_the_migrations() -> None:
-    migration = importlib.import_module("serving.migrations.versions.0005_rtree_status")
-    assert migration.STATUS_CODES == RTREE_STATUS_CODES
+    for name in ("0005_rtree_status", "0006_rtree_confidence"):
+        migration = importlib.import_module(f"serving.migrations.versions.{name}")
+        assert migration.STATUS_CODES == RTREE_STATUS_CODES, name
     assert set(RTREE_STATUS_CODES) == set(lifecycle.STATUSES)
 
 
@@ -219,8 +264,8 @@ def _migrate_to(engine: Engine, verb: str, revision: str) -> None:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL's GiST: unchanged
 def test_rtree_status_migration_keeps_a_populated_database_whole(session: Session) -> None:
-    """Migration 0005 rebuilds SQLite's R*Tree from the plots already there, and its
-    downgrade gives back 0003's index of bounds alone, also whole."""
+    """Migrations 0005 and 0006 rebuild SQLite's R*Tree from the plots already there, and
+    their downgrades give back 0003's index of bounds alone, also whole."""
     engine = session.get_bind()
     assert isinstance(engine, Engine) and engine.dialect.name == "sqlite"
     session.rollback()
@@ -233,6 +278,7 @@ def test_rtree_status_migration_keeps_a_populated_database_whole(session: Sessio
     session.execute(update(Plot).where(Plot.seq == 0).values(status="positive"))
     session.commit()
     _check_every_view(session, random.Random(5))
+    _check_view_pages(session, _boxes(random.Random(5))[:6])
     assert _found(session, (104.0, 20.0, 104.0001, 20.0001), ("positive",)) == {
         session.scalar(select(Plot.id).where(Plot.seq == 0))
     }
