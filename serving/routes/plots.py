@@ -164,7 +164,7 @@ async def list_suspects(
                 user, query, revision, lambda: page_json(session, user, query, counts, revision)
             )
 
-    if factory.kw["bind"].dialect.name == "sqlite" and query.limit <= INLINE_PAGE_LIMIT:
+    if request.app.state.engine.dialect.name == "sqlite" and query.limit <= INLINE_PAGE_LIMIT:
         # An in-process SQLite read (WAL: never waiting on the scan's writes) is a few ms of
         # CPU under the GIL either way; on the event loop it skips two thread hand-overs,
         # which under 50 clients cut p95 by a third (benchmarks/api_load.py). A database

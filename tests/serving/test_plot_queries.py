@@ -23,6 +23,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from serving import lifecycle
+from serving.auth import PATROL
 from serving.db import MIGRATIONS_DIR, make_engine, migrate, session_factory
 from serving.models import Campaign, Flight, Job, Plot, User
 from serving.plot_counts import PlotCounts
@@ -202,7 +203,7 @@ def _check_view_pages(db: Session, boxes: list[Box], user: User = ANALYST, limit
 
 
 def _sees(user: User, plot: Plot) -> bool:
-    return user.role != "patrol" or plot.assigned_unit == user.unit
+    return user.role != PATROL or plot.assigned_unit == user.unit
 
 
 def test_map_view_pages_and_totals_match_a_plain_ranking(session: Session) -> None:
@@ -250,8 +251,7 @@ def test_map_views_are_exact_where_the_rtree_rounds(session: Session) -> None:
 def test_rtree_status_codes_are_the_migrations() -> None:
     for name in ("0005_rtree_status", "0006_rtree_confidence"):
         migration = importlib.import_module(f"serving.migrations.versions.{name}")
-        assert migration.STATUS_CODES == RTREE_STATUS_CODES, name
-    assert set(RTREE_STATUS_CODES) == set(lifecycle.STATUSES)
+        assert migration.STATUS_CODES == RTREE_STATUS_CODES == lifecycle.STATUSES, name
 
 
 def _migrate_to(engine: Engine, verb: str, revision: str) -> None:
