@@ -60,6 +60,14 @@ def big_flight(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synth(tmp_path_factory.mktemp("big-flight"), 3, 2048, 0.08)
 
 
+@pytest.fixture(scope="module")
+def long_flight(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic 2048 px flight at 16 cm/px, read at 4 cm/px: 1024 tiles, a scan that
+    outlasts a cancel's round trip (about 1.5 s: heartbeat 1 s, events 0.5 s) even on a
+    fast machine, where :func:`big_flight`'s 256 tiles took about 1 s."""
+    return synth(tmp_path_factory.mktemp("long-flight"), 3, 2048, 0.16)
+
+
 @pytest.fixture
 def worker_server(tmp_path: Path, db_url: str) -> Iterator[Server]:
     """A server running scan jobs on its embedded worker thread."""
@@ -313,11 +321,11 @@ def _age_heartbeat(sessions: sessionmaker[Session], job_id: int, seconds: float)
 
 
 def test_progress_events_of_a_running_scan_and_its_cancel(
-    worker_server: Server, big_flight: Path
+    worker_server: Server, long_flight: Path
 ) -> None:
     server = worker_server
     pilot = server.headers("pia")
-    _flight_id, job_id = upload(server, pilot, big_flight)
+    _flight_id, job_id = upload(server, pilot, long_flight)
 
     events: list[dict[str, Any]] = []
     asked_at = 0.0
@@ -335,7 +343,7 @@ def test_progress_events_of_a_running_scan_and_its_cancel(
     stopped_after_s = time.monotonic() - asked_at
     running = [e for e in events if e["status"] == "running" and e["tiles_done"] > 0]
     assert running, events
-    assert running[0]["tiles_total"] == 256
+    assert running[0]["tiles_total"] == 1024
     assert 0 < running[0]["percent"] < 100 and running[0]["eta_s"] > 0
     last = events[-1]
     assert last["status"] == "cancelled" and last["error"] == "cancelled"
