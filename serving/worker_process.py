@@ -20,8 +20,9 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to send SIGTERM when the parent dies."""
+def die_with_parent() -> None:
+    """In a child process (before exec, or as its first step): ask Linux to send SIGTERM
+    when the parent dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -33,7 +34,7 @@ def start_worker_process(data_dir: Path | None) -> subprocess.Popen[bytes]:
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
     return subprocess.Popen(
-        command, preexec_fn=_die_with_parent if sys.platform == "linux" else None
+        command, preexec_fn=die_with_parent if sys.platform == "linux" else None
     )
 
 

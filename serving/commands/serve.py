@@ -14,7 +14,8 @@ SQLite database, uploaded flights, evidence chips and photos, and runs scan jobs
 process beside the API, at a lower CPU priority (POPPYSCAN_SCAN_NICE, default 10) so the
 map stays quick during a scan. Set DATABASE_URL=postgresql://user@host/db to use PostgreSQL
 instead, and run more workers on other machines with `poppyscan worker`. --workers N runs N
-API processes (one per core serves most requests on a busy server).
+API processes (one per core serves most requests on a busy server); on Linux each listens on
+a socket of its own, so connections spread evenly over them, and one that dies is restarted.
 
 Create the first admin before logging in:
   poppyscan user create admin --role admin
@@ -78,10 +79,16 @@ def run(args: argparse.Namespace) -> int:
     """Migrate the database, start the scan worker process, serve until interrupted."""
     import uvicorn
 
+    from serving.api_processes import (
+        balanced_sockets_supported,
+        check_port_free,
+        run_api_processes,
+    )
     from serving.app import create_app
     from serving.db import make_engine, migrate
     from serving.worker_process import start_worker_process, stop_worker_process
 
+    check_port_free(args.host, args.port)  # one clear line now, not a log line after startup
     # Scans run in the worker process, never on a thread of an API process.
     settings = settings_from(args, embedded_worker=False)
     engine = make_engine(settings.resolved_database_url())
@@ -100,18 +107,21 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.workers == 1:
             uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
-        else:  # each API process builds its app from the environment
-            os.environ["POPPYSCAN_EMBEDDED_WORKER"] = "false"
-            os.environ["POPPYSCAN_DATA_DIR"] = str(settings.data_dir)
-            uvicorn.run(
-                "serving.app:create_app",
-                factory=True,
-                workers=args.workers,
-                host=args.host,
-                port=args.port,
-                log_level="warning",
-            )
+            return 0
+        # each API process builds its app from the environment
+        os.environ["POPPYSCAN_EMBEDDED_WORKER"] = "false"
+        os.environ["POPPYSCAN_DATA_DIR"] = str(settings.data_dir)
+        if balanced_sockets_supported():  # a socket per process: connections spread evenly
+            return run_api_processes(args.workers, args.host, args.port)
+        uvicorn.run(
+            "serving.app:create_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+        )
+        return 0
     finally:
         if worker is not None:
             stop_worker_process(worker)
-    return 0
