@@ -23,13 +23,13 @@ What it does, in order:
 2. **SQL alone.** Each request kind's page query and count query, built with the server's
    own ``serving.plot_queries``, timed directly on the database (median of 5, no HTTP), with
    the database's query plan in one line.
-3. **Server.** ``python -m serving.cli serve --workers N`` (``--api-workers``, default 1) as
+3. **Server.** ``python -m serving.cli serve --workers N`` (``--api-workers``, default 2) as
    a subprocess, with the scan worker process it starts;
    an analyst (who lists) and a pilot (who uploads) made with ``python -m serving.cli user
    create --password-stdin``; each logs in once. Each request kind is timed once more over
    HTTP by a single client on the idle server (median of 10): the service time of one
    request with nothing else running.
-4. **Scan.** ``python -m serving.cli synth DIR --seed 3 --size 4096 --gsd 0.04`` (kept in
+4. **Scan.** ``python -m serving.cli synth DIR --seed 3 --size 8192 --gsd 0.04`` (kept in
    ``--cache`` between runs) is uploaded (``POST /api/flights``); the load starts once
    ``/api/jobs/{id}`` says the scan is ``running``, and a monitor polls the job every
    0.5 s until the load ends.
@@ -49,11 +49,11 @@ The bar is judged on all load requests together: p95 < 200 ms and zero errors; t
 exits 1 when it fails. The clients run in this process, on the same two cores as the server,
 its scan worker and whatever else runs: the header prints the load average, and the notes
 give the CPU the server's processes (API and scan worker) and the clients used during the
-load (with PostgreSQL the SQL runs in postgres backends, which that figure leaves out),
+load (API processes, scan worker, and with PostgreSQL every postgres process),
 the queueing check of Little's law (clients / throughput against the measured mean
 latency), the floor every request pays (``GET /api/auth/me``) and each kind's query plan.
 Options for experiments: ``--no-scan`` (control: no scan during the load), ``--think-ms``,
-``--flight-size`` (a 6144 px flight keeps the scan busy for the whole 30 s window).
+``--flight-size`` (default 8192 px, 1024 tiles: the scan outlasts the 30 s window).
 
 Usage::
 
@@ -101,6 +101,9 @@ and with ``--think-ms 1000 --flight-size 12288`` (an analyst's pace): 1393 reque
 cache (whole encoded pages kept per query, role and unit until the plots' revision changes)
 is worth 2 % on SQLite and 11 % on PostgreSQL: the map's random views never repeat.
 
+Latest figures (2026-12-05, fifth session: SQLite p95 82-85 ms at 885-900 req/s, PostgreSQL
+196 ms at 533 req/s, bar PASS) are in ``benchmarks/README.md`` and the README.
+
 Measured on 2026-12-05 (fourth session), ``--api-workers 2 --flight-size 6144``, 0 errors,
 bar FAIL in every run; this session's clients are ``apiload.wire`` (httpx had taken ~4 ms
 of CPU per request from the same two cores)::
@@ -147,7 +150,7 @@ from apiload.clients import Kind, idle_service, request_kinds, run_load  # noqa:
 from apiload.data import Area, build_database, postgres_database  # noqa: E402
 from apiload.report import print_report  # noqa: E402
 from apiload.server import (  # noqa: E402
-    cpu_seconds,
+    cpu_by_part,
     create_accounts,
     log_in,
     running_server,
@@ -174,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         "--think-ms", type=float, default=0.0, help="pause between a client's requests, ms (0)"
     )
     parser.add_argument(
-        "--api-workers", type=int, default=1, help="API processes, `serve --workers` (1)"
+        "--api-workers",
+        type=int,
+        default=2,
+        help="API processes, `serve --workers` (2: one per core, as the README advises)",
     )
     parser.add_argument("--plots", type=int, default=100_000, help="plots in the database")
     parser.add_argument("--flights", type=int, default=20, help="flights they belong to (20)")
@@ -185,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         "(default: SQLite in the data directory)",
     )
     parser.add_argument(
-        "--flight-size", type=int, default=4096, help="the live scan's flight, px (4096)"
+        "--flight-size",
+        type=int,
+        default=8192,
+        help="the live scan's flight, px (8192: 1024 tiles, a scan that outlasts the load)",
     )
     parser.add_argument(
         "--cache",
@@ -266,7 +275,7 @@ def _run(
                 f"{started_job['tiles_total']} tiles); load ...",
                 file=sys.stderr,
             )
-        cpu_server0, cpu_client0 = cpu_seconds(server.process.pid), time.process_time()
+        cpu_server0, cpu_client0 = cpu_by_part(server.process.pid), time.process_time()
         load = asyncio.run(
             run_load(
                 server.url,
@@ -280,12 +289,12 @@ def _run(
                 args.seed,
             )
         )
-        cpu_server1, cpu_client1 = cpu_seconds(server.process.pid), time.process_time()
+        cpu_server1, cpu_client1 = cpu_by_part(server.process.pid), time.process_time()
         load_after = os.getloadavg()
 
-    server_cpu_s = None
-    if cpu_server0 is not None and cpu_server1 is not None:
-        server_cpu_s = cpu_server1 - cpu_server0
+    server_cpu_s = {part: cpu_server1[part] - cpu_server0[part] for part in cpu_server1}
+    if database_url is None:
+        del server_cpu_s["postgres"]
     ok = print_report(
         postgresql=database_url is not None,
         built=built,

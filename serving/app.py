@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from detector.errors import PoppyscanError
 from serving.config import Settings
-from serving.db import make_engine, migrate, session_factory
+from serving.db import make_engine, migrate, read_session_factory, session_factory
 from serving.plot_counts import PlotCounts, SuspectPages
 from serving.routes import (
     audit,
@@ -91,11 +91,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.storage_root().mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size)
     migrate(engine)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.read_sessions = read_session_factory(engine)
     app.state.plot_counts = PlotCounts()
     app.state.suspect_pages = SuspectPages()
 

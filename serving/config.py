@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         data_dir: Root of the embedded defaults: database, storage, signing key.
         database_url: SQLAlchemy URL; ``sqlite:///<data_dir>/poppyscan.db`` when unset.
             ``postgresql://`` URLs use psycopg 3.
+        db_pool_size: Connections each API process keeps to a database server (not
+            SQLite); a request finding all of them busy waits for one (up to 30 s) rather
+            than opening and closing a connection of its own, which cost PostgreSQL a
+            process per request under load. Mind the server's ``max_connections``:
+            API processes x this, plus the workers'.
         storage_dir: Flights, chips and photos; ``<data_dir>/storage`` when unset.
         max_upload_bytes: Largest flight accepted, bytes (HTTP 413 beyond).
         max_chunk_bytes: Largest single chunk of a resumable upload, bytes.
@@ -55,6 +60,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "POPPYSCAN_DATABASE_URL")
     )
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
     storage_dir: Path | None = None
     max_upload_bytes: int = 50 * GIB
     max_chunk_bytes: int = 256 * MIB

@@ -20,8 +20,13 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_POOL_SIZE = 40  # SQLite connections kept open per process
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url`` (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
+def make_engine(url: str, pool_size: int | None = None) -> Engine:
+    """Create an engine for ``url`` (``sqlite:///...`` or ``postgresql+psycopg://...``).
+
+    ``pool_size`` fixes how many connections a database server's pool keeps, and none
+    beyond them: a checkout waits for one instead. An API process passes
+    ``Settings.db_pool_size``. SQLite files keep :data:`SQLITE_POOL_SIZE` either way.
+    """
     if url.startswith("sqlite"):
         pool: dict[str, int] = {}
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -42,12 +47,27 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    if pool_size is None:  # a command or a worker: a few connections, opened as needed
+        return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=0)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded attributes after commit (responses read them afterwards)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for requests that only read, with no transaction around their statements.
+
+    On a database server each statement then runs on its own (autocommit), seeing what was
+    committed when it started: no ``BEGIN`` and ``ROLLBACK`` round trips around the busiest
+    requests. SQLite's driver opens no transaction for reads anyway, so there these are the
+    plain sessions. Such a session must not write.
+    """
+    if engine.dialect.name == "sqlite":
+        return session_factory(engine)
+    return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 @contextmanager

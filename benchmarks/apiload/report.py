@@ -69,7 +69,7 @@ def print_report(
     idle: Idle,
     load: Load,
     job_id: int | None,
-    server_cpu_s: float | None,
+    server_cpu_s: dict[str, float],
     client_cpu_s: float,
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
@@ -86,7 +86,8 @@ def print_report(
         idle: Each kind's service time on the idle server.
         load: The load's samples and the scan job's polls.
         job_id: The scan job during the load (None: a run without a scan).
-        server_cpu_s: CPU seconds the server process used during the load (None: unknown).
+        server_cpu_s: CPU seconds each part of the server used during the load
+            (``apiload.server.CPU_PARTS``; PostgreSQL only on its runs).
         client_cpu_s: CPU seconds this process (the clients) used during the load.
         load_before: Load average before the measurements.
         load_after: Load average after the load.
@@ -138,13 +139,16 @@ def print_report(
             f"(Little's law, minus think time); measured mean {mean_ms:.0f} ms"
         )
     print(f"idle floor: GET /api/auth/me (token + user lookup only) {idle.floor_ms:.1f} ms")
-    if server_cpu_s is not None and load.seconds:
+    if load.seconds:
+        used = {**server_cpu_s, "clients": client_cpu_s}
+        shares = ", ".join(
+            f"{part} {100 * cpu_s / load.seconds:.0f} %" for part, cpu_s in used.items()
+        )
+        serving_s = sum(cpu_s for part, cpu_s in server_cpu_s.items() if part != "scan worker")
         print(
-            f"CPU during the load: server (API + scan worker) {server_cpu_s:.1f} s = "
-            f"{100 * server_cpu_s / load.seconds:.0f} % of one core; clients "
-            f"{client_cpu_s:.1f} s = "
-            f"{100 * client_cpu_s / load.seconds:.0f} %; "
-            f"{1e3 * server_cpu_s / max(n, 1):.0f} ms of server CPU per request (scan included)"
+            f"CPU during the load, % of one core: {shares}; "
+            f"{1e3 * serving_s / max(n, 1):.2f} ms of CPU per request "
+            "(API processes, and PostgreSQL on its runs; the scan left out)"
         )
     print("plans of the page queries:")
     for kind in kinds:

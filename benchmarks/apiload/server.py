@@ -208,25 +208,44 @@ def wait_running(url: str, token: str, job_id: int, timeout_s: float = 120.0) ->
     raise RuntimeError(f"the scan job did not start within {timeout_s:.0f} s")
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of process ``pid``, its threads and every process under it
-    (API processes, the scan worker), seconds (Linux /proc)."""
-    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent pid, CPU seconds)
+# The parts of the machine whose CPU the report gives, in its order.
+CPU_PARTS = ("API processes", "scan worker", "postgres")
+
+
+def cpu_by_part(server_pid: int) -> dict[str, float]:
+    """CPU seconds (user + system, all threads) used so far by each of :data:`CPU_PARTS`:
+    the server process ``server_pid`` and every process under it except the scan worker
+    (``serving.cli worker``), the scan worker, and every PostgreSQL process on the machine
+    (the backends run the API's SQL). Processes that have ended are not counted (Linux
+    /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float, str]] = {}  # pid -> (parent, CPU s, command name)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
         except OSError:  # gone meanwhile
             continue
-        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
-    if pid not in stats:
-        return None
-    tree, frontier = {pid}, [pid]
+        fields = tail.split()
+        cpu_s = (int(fields[11]) + int(fields[12])) / ticks
+        stats[int(entry.name)] = (int(fields[1]), cpu_s, head.split("(", 1)[1])
+    parts = dict.fromkeys(CPU_PARTS, 0.0)
+    parts["postgres"] = sum(cpu for _, cpu, name in stats.values() if name == "postgres")
+    tree, frontier = {server_pid}, [server_pid]
     while frontier:
         parent = frontier.pop()
-        children = [p for p, (ppid, _) in stats.items() if ppid == parent and p not in tree]
+        children = [p for p, (ppid, _, _) in stats.items() if ppid == parent and p not in tree]
         tree.update(children)
         frontier.extend(children)
-    return sum(stats[p][1] for p in tree)
+    for pid in tree & stats.keys():
+        parts["scan worker" if _is_scan_worker(pid) else "API processes"] += stats[pid][1]
+    return parts
+
+
+def _is_scan_worker(pid: int) -> bool:
+    try:
+        command = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"serving.cli" in command and b"worker" in command

@@ -35,7 +35,7 @@ from serving.deps import (
     SessionDep,
     SettingsDep,
     SuspectPagesDep,
-    authenticate,
+    authenticate_at_revision,
     check_role,
     oauth2_scheme,
     require_roles,
@@ -44,7 +44,6 @@ from serving.exports import plot_feature
 from serving.models import AuditEvent, Photo, Plot, User
 from serving.photos import PhotoError, save_photo, stored_file
 from serving.plot_queries import READER_ROLES, get_visible_plot
-from serving.revision_cache import current_revision
 from serving.schemas.plots import (
     AllowedMove,
     AuditEventPublic,
@@ -150,14 +149,15 @@ async def list_suspects(
     carries ``allowed_moves``: the statuses you may move it to now, with the evidence each
     move needs. Admins, analysts and researchers see every plot, a patrol its unit's.
     """
-    factory: sessionmaker[Session] = request.app.state.sessions
+    factory: sessionmaker[Session] = request.app.state.read_sessions
 
     def answer() -> bytes:
         # The map asks for this on every pan: the token check, the revision and the page
-        # share one session and one thread, not a session and a thread hop per dependency.
+        # share one session and one thread, not a session and a thread hop per dependency,
+        # and the user and the revision are read by one statement.
         with factory() as session:
-            user = check_role(authenticate(request, session, settings, token), READER_ROLES)
-            revision = current_revision(session)
+            user, revision = authenticate_at_revision(request, session, settings, token)
+            check_role(user, READER_ROLES)
             # Built as bytes (serving.suspect_list), kept until the plots change
             # (serving.plot_counts); the response model above documents them.
             return pages.page(

@@ -171,6 +171,9 @@ async def put_chunk(
         return _offset_conflict(upload, start, "another chunk of this upload is arriving")
     _receiving.add(upload.id)
     try:
+        # End the read transaction: its pooled connection must not sit idle while a chunk
+        # arrives over a field link (minutes); the commit below takes one again.
+        session.commit()
         received = await _receive(request, upload, settings, start)
         upload.received_bytes = start + received
         upload.updated_at = utcnow()

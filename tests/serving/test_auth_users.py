@@ -9,6 +9,7 @@ from pathlib import Path
 from servers import PASSWORD, Server
 from sqlalchemy import text
 
+from serving.auth import create_token
 from serving.db import make_engine
 
 
@@ -27,6 +28,11 @@ def test_wrong_password_and_missing_or_forged_token_get_401(server: Server) -> N
     assert server.client.get("/api/auth/me").status_code == 401
     forged = {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.x"}
     assert server.client.get("/api/auth/me", headers=forged).status_code == 401
+    # a well-signed, unexpired token of a user who does not exist
+    ghost, _ = create_token(99_999, server.settings.signing_key(), ttl_min=5)
+    for path in ("/api/auth/me", "/api/suspects"):
+        answer = server.client.get(path, headers={"Authorization": f"Bearer {ghost}"})
+        assert answer.status_code == 401, path
 
 
 def test_only_admins_manage_users(server: Server) -> None:
@@ -48,6 +54,7 @@ def test_deactivated_user_is_locked_out_at_once(server: Server) -> None:
     admin = server.headers("admin")
     users = server.client.get("/api/users", headers=admin).json()["data"]
     pat_id = next(u["id"] for u in users if u["username"] == "pat")
+    assert server.client.get("/api/suspects", headers=pat_headers).status_code == 200
     assert (
         server.client.patch(
             f"/api/users/{pat_id}", json={"active": False}, headers=admin
@@ -55,6 +62,8 @@ def test_deactivated_user_is_locked_out_at_once(server: Server) -> None:
         == 200
     )
     assert server.client.get("/api/auth/me", headers=pat_headers).status_code == 401
+    # the suspect list reads the user with the plots' revision, by a statement of its own
+    assert server.client.get("/api/suspects", headers=pat_headers).status_code == 401
     login = server.client.post("/api/auth/token", data={"username": "pat", "password": PASSWORD})
     assert login.status_code == 401
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from serving import lifecycle
@@ -282,3 +282,27 @@ def test_rtree_status_migration_keeps_a_populated_database_whole(session: Sessio
     assert _found(session, (104.0, 20.0, 104.0001, 20.0001), ("positive",)) == {
         session.scalar(select(Plot.id).where(Plot.seq == 0))
     }
+
+
+def test_flight_lookups_have_one_index(session: Session) -> None:
+    """Migration 0007 leaves ``ix_plots_flight_conf`` alone to serve lookups by flight (a
+    plain flight index beside it misled PostgreSQL's planner), and its downgrade restores
+    the plain index."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    session.rollback()
+
+    def flight_indexes() -> set[str]:
+        return {
+            str(index["name"])
+            for index in inspect(engine).get_indexes("plots")
+            if index["column_names"][:1] == ["flight_id"]
+        }
+
+    assert flight_indexes() == {"ix_plots_flight_conf"}
+    _migrate_to(engine, "downgrade", "0006")
+    assert flight_indexes() == {"ix_plots_flight_conf", "ix_plots_flight_id"}
+    _migrate_to(engine, "upgrade", "head")
+    assert flight_indexes() == {"ix_plots_flight_conf"}
+    flight_id = session.scalar(select(Plot.flight_id).limit(1))
+    assert session.scalar(select(func.count()).where(Plot.flight_id == flight_id)) == 400
