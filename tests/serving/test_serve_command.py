@@ -162,6 +162,7 @@ def test_api_processes_share_a_burst_of_connections_and_are_replaced(tmp_path: P
         assert min(held) >= 10, f"connections per API process: {held}"
 
         first.kill()  # SIGKILL: no clean-up; the supervisor must start another
+        first.wait(timeout=30)  # gone once the supervisor has reaped it
         replacement = next(p for p in _api_processes(server, 2) if p.pid != second.pid)
         assert replacement.pid != first.pid
         with httpx.Client(base_url=server.url, timeout=30) as client:
