@@ -83,7 +83,7 @@ def authenticate_at_revision(
     request: Request, session: Session, settings: Settings, token: str | None
 ) -> tuple[User, int | None]:
     """:func:`authenticate`'s user and the plots' revision
-    (:func:`serving.revision_cache.current_revision`), read by one statement: the suspect
+    (:func:`serving.revision_cache.revision_value`), read by one statement: the suspect
     list needs both on every pan of the map, and a database server's round trip costs both
     ends CPU."""
     user_id = _token_user_id(request, settings, token)

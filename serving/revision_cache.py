@@ -16,7 +16,6 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from sqlalchemy import ScalarSelect, select
-from sqlalchemy.orm import Session
 
 from serving.models import PlotRevision
 
@@ -24,15 +23,10 @@ V = TypeVar("V")
 
 
 def revision_value() -> ScalarSelect[int]:
-    """The plots' revision as a scalar subquery, for a statement that reads it with other
-    columns (one round trip instead of two)."""
+    """The plots' revision as a scalar subquery, read with the columns a request needs
+    anyway (one round trip, not two); NULL on a database older than migration 0004 (then
+    nothing may be cached)."""
     return select(PlotRevision.n).where(PlotRevision.id == 1).scalar_subquery()
-
-
-def current_revision(session: Session) -> int | None:
-    """The plots' revision now; None on a database older than migration 0004 (then nothing
-    may be cached)."""
-    return session.connection().scalar(select(revision_value()))
 
 
 class RevisionCache(Generic[V]):

@@ -75,6 +75,21 @@ def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m serving.cli ARGS`` from the repository to its end (120 s at most),
+    in :func:`server_env`; its exit code, stdout and stderr."""
+    return subprocess.run(
+        _cli(*args),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=server_env(),
+        timeout=120,
+        check=False,
+    )
+
+
 def create_accounts(
     data_dir: Path, accounts: Mapping[str, tuple[str, str]] = ACCOUNTS, password: str = PASSWORD
 ) -> None:
@@ -84,16 +99,7 @@ def create_accounts(
         args += ["--data-dir", str(data_dir)]
         if unit:
             args += ["--unit", unit]
-        done = subprocess.run(
-            _cli(*args),
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            env=server_env(),
-            timeout=120,
-            check=False,
-        )
+        done = run_cli(*args, stdin=password + "\n")
         if done.returncode != 0:
             raise RuntimeError(f"user create {username} failed: {done.stderr.strip()}")
 

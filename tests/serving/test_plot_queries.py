@@ -28,7 +28,7 @@ from serving.db import MIGRATIONS_DIR, make_engine, migrate, session_factory
 from serving.models import Campaign, Flight, Job, Plot, User
 from serving.plot_counts import PlotCounts
 from serving.plot_queries import RTREE_STATUS_CODES, count_plots, select_plots
-from serving.revision_cache import current_revision
+from serving.revision_cache import revision_value
 from serving.schemas.plots import SuspectPage
 from serving.suspect_list import page_json
 
@@ -151,7 +151,7 @@ def test_cached_totals_follow_every_change(session: Session) -> None:
         before = counts.hits
         for user in (ANALYST, pat):
             for query in queries:
-                revision = current_revision(session)
+                revision = session.scalar(select(revision_value()))
                 total = counts.total(session, user, query, revision)
                 assert total == count_plots(session, user, query)
         assert counts.hits - before == expected_hits
@@ -171,7 +171,9 @@ def test_cached_totals_follow_every_change(session: Session) -> None:
     session.commit()
     agree(0)
     in_campaign = SuspectPage(campaign_id=campaign.id)
-    assert counts.total(session, ANALYST, in_campaign, current_revision(session)) == 400
+    assert (
+        counts.total(session, ANALYST, in_campaign, session.scalar(select(revision_value()))) == 400
+    )
     session.execute(delete(Plot).where(Plot.id == plot.id))
     session.commit()
     agree(0)

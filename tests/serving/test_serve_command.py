@@ -12,8 +12,6 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from contextlib import ExitStack, closing
@@ -24,12 +22,11 @@ import psutil
 import pytest
 from e2e_helpers import (
     PASSWORD,
-    REPO,
     LiveServer,
     create_accounts,
     free_port,
     live_server,
-    server_env,
+    run_cli,
 )
 from test_jobs_worker import synth
 
@@ -182,26 +179,8 @@ def test_serve_refuses_a_port_in_use_in_one_line(tmp_path: Path) -> None:
         holder.bind(("127.0.0.1", port))
         holder.listen()
         for workers in ("1", "2"):
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "serving.cli",
-                    "serve",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    workers,
-                    "--data-dir",
-                    str(tmp_path / "data"),
-                ],
-                capture_output=True,
-                text=True,
-                cwd=REPO,
-                env=server_env(),
-                timeout=120,
-                check=False,
-            )
+            args = ["serve", "--port", str(port), "--workers", workers]
+            done = run_cli(*args, "--data-dir", str(tmp_path / "data"))
             assert done.returncode == 2, done.stderr
             assert done.stderr.strip() == (
                 f"poppyscan: error: port {port} on 127.0.0.1 is already in use"
