@@ -122,7 +122,7 @@ class _Slot:
 
 
 class _StopRequestedError(Exception):
-    """SIGTERM reached the supervisor."""
+    """SIGINT or SIGTERM reached the supervisor."""
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
@@ -143,7 +143,10 @@ def run_api_processes(count: int, host: str, port: int) -> int:
         return process, time.monotonic()
 
     slots = [_Slot(i, *start(i)) for i in range(count)]
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    # Both signals are caught explicitly, as uvicorn does for a single process: a server
+    # started from a non-interactive shell's background job inherits SIGINT ignored, and
+    # would otherwise outlive its SIGINT (seen in a CI run started with `&`).
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
             wait([slot.process.sentinel for slot in slots])
@@ -169,7 +172,8 @@ def run_api_processes(count: int, host: str, port: int) -> int:
     except (KeyboardInterrupt, _StopRequestedError):
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         _stop_all([slot.process for slot in slots])
 
 

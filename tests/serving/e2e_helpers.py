@@ -146,9 +146,11 @@ def live_server(
     worker: bool = True,
     api_workers: int = 1,
     env: Mapping[str, str] | None = None,
+    sigint_ignored: bool = False,
 ) -> Iterator[LiveServer]:
     """Run ``python -m serving.cli serve --workers API_WORKERS`` on a free port until the
-    block ends."""
+    block ends. ``sigint_ignored`` starts it with SIGINT ignored, as a background job of a
+    non-interactive shell is (``poppyscan serve ... &`` in a script)."""
     port = free_port()
     log = data_dir.parent / f"server-{port}.log"
     args = ["serve", "--port", str(port), "--data-dir", str(data_dir)]
@@ -157,7 +159,14 @@ def live_server(
         args.append("--no-worker")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            _cli(*args), stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=server_env(env)
+            _cli(*args),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=server_env(env),
+            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+            if sigint_ignored
+            else None,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", data_dir, log, process)
     try:

@@ -142,7 +142,12 @@ def _health_over(sock: socket.socket) -> None:
 def test_api_processes_share_a_burst_of_connections_and_are_replaced(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     create_accounts(data_dir, {"admin": ("admin", "")})
-    with live_server(data_dir, worker=False, api_workers=2) as server, ExitStack() as stack:
+    # Started with SIGINT ignored, as from a script's background job: SIGINT must still stop
+    # it (the supervisor ignored it and outlived the test before it caught SIGINT itself).
+    with (
+        live_server(data_dir, worker=False, api_workers=2, sigint_ignored=True) as server,
+        ExitStack() as stack,
+    ):
         port = _port_of(server)
         first, second = _api_processes(server, 2)
         # A burst: 40 connections opened before any is used, as 40 map clients (or a
