@@ -345,7 +345,8 @@ def load_detector(
         model_dir = int8_export_dir(weights, card, digest)
     elif fmt == "openvino":
         model_dir = weights
-    else:
+    else:  # exported at the scan's window size (the IR's input is fixed)
+        card = card.at_window(card.scan_window_px())
         model_dir = export_openvino(weights, card.tile_size_px, digest)
     threshold = _check_conf(card.conf_threshold if conf is None else conf)
     return OpenVINODetector(model_dir, card, digest, threshold, precision)

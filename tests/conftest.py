@@ -98,7 +98,8 @@ def tiny_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Built from Ultralytics' packaged ``yolo11n.yaml`` (nothing is downloaded) with a fixed seed.
     Its batch-norm statistics are calibrated on textured tiles so activations keep their
     scale through the network and the boxes and scores depend on the image, as a trained
-    model's do. The card asks for 320 px tiles at 2 cm/px.
+    model's do. The card asks for 320 px tiles at 2 cm/px, and pins the scan's windows to
+    them (``scan_tile_px``) so tests stay quick; the default window size has its own test.
     """
     import torch
 
@@ -124,7 +125,7 @@ def tiny_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     yolo.model = net
     weights = tmp_path_factory.mktemp("tiny-yolo") / "tiny.pt"
     yolo.save(str(weights))
-    make_card(name="tiny-random", tile_size_px=320, overlap_px=64).save(weights)
+    make_card(name="tiny-random", tile_size_px=320, overlap_px=64, scan_tile_px=320).save(weights)
     return weights
 
 

@@ -51,7 +51,8 @@ def child_prepare(cfg: dict[str, Any]) -> dict[str, Any]:
         build_random_weights(weights, cfg["random_gsd_m"])
     card = ModelCard.load(weights)
     digest = sha256_of(weights)
-    openvino_dir = export_openvino(weights, card.tile_size_px, digest)
+    window_px = card.scan_window_px()  # what load_detector exports and runs
+    openvino_dir = export_openvino(weights, window_px, digest)
     int8_dir, int8_reused = None, False
     if cfg.get("int8"):
         int8_dir, int8_reused = int8_export(weights, card, digest, cfg["rasters"]["single"])
@@ -67,7 +68,7 @@ def child_prepare(cfg: dict[str, Any]) -> dict[str, Any]:
         "rasters": rasters,
         "projection_tiles": projected_tiles(card),
         "batch_size": scan_batch_size(),
-        "raw_openvino": raw_openvino_rates(openvino_dir, card.tile_size_px, int8_dir),
+        "raw_openvino": raw_openvino_rates(openvino_dir, int8_dir),
     }
 
 
@@ -111,9 +112,10 @@ def runs_precision(compiled: Any) -> str:
 
 
 def raw_openvino_rates(
-    model_dir: Path, tile_px: int, int8_dir: Path | None = None, runs: int = 30
+    model_dir: Path, int8_dir: Path | None = None, runs: int = 30
 ) -> dict[str, float]:
-    """Images/s of the bare OpenVINO IR (batch 1, LATENCY hint): f32, plugin default, INT8.
+    """Images/s of the bare OpenVINO IR (batch 1, LATENCY hint): f32, plugin default, INT8,
+    each at its own input size (the scan's window; the INT8 export's own tile).
 
     The plugin's default is what ``--precision fast`` and Ultralytics' OpenVINO backend get:
     bfloat16 on CPUs that have it. Keys are the precisions OpenVINO reports it compiled to;
@@ -126,7 +128,6 @@ def raw_openvino_rates(
 
     core = ov.Core()
     xml = str(next(model_dir.glob("*.xml")))
-    image = np.random.default_rng(0).random((1, 3, tile_px, tile_px), dtype=np.float32)
     f32: dict[str, Any] = {"INFERENCE_PRECISION_HINT": ov.Type.f32}
     variants: list[tuple[str, dict[str, Any], str]] = [(xml, f32, ""), (xml, {}, "default")]
     if int8_dir is not None:
@@ -134,6 +135,8 @@ def raw_openvino_rates(
     rates = {}
     for path, extra, kind in variants:
         compiled = core.compile_model(path, "CPU", {"PERFORMANCE_HINT": "LATENCY", **extra})
+        shape = tuple(compiled.input(0).get_shape())
+        image = np.random.default_rng(0).random(shape, dtype=np.float32)
         compiled(image)
         started = time.perf_counter()
         for _ in range(runs):
@@ -181,7 +184,7 @@ def projected_tiles(card: ModelCard) -> int:
     plan = plan_windows(
         side_px,
         side_px,
-        tile_size_px=card.tile_size_px,
+        tile_size_px=card.scan_window_px(),
         overlap_px=card.overlap_px,
         scale_row=scale,
         scale_col=scale,

@@ -100,14 +100,49 @@ def test_openvino_matches_pytorch_and_export_is_cached(
     assert isinstance(default, OpenVINODetector) and default.precision == "fast"
     assert "fast" in default.name and _cache_snapshot(cache / "openvino") == before
 
-    # A card with another tile size gets its own export (the IR has a fixed input size).
+    # A card with another window size gets its own export (the IR has a fixed input size).
     resized = tmp_path / "resized.pt"
     resized.write_bytes(tiny_yolo.read_bytes())
-    make_card(tile_size_px=256, overlap_px=32).save(resized)
+    make_card(tile_size_px=256, overlap_px=32, scan_tile_px=256).save(resized)
     other = load_detector(resized, device="cpu", conf=1e-4)
     assert (cache / "openvino" / f"{openvino.sha256}-256px" / "sha256.txt").is_file()
     (boxes,) = other.predict(textured_tiles(1, 256, 3))
     assert len(boxes) > 0 and boxes[:, :4].max() <= 256
+
+
+def test_openvino_runs_on_the_card_s_scan_window_with_pytorch_s_boxes(
+    tiny_yolo: Path,
+    textured_tiles: Callable[[int, int, int], list[np.ndarray]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A card with ``scan_tile_px`` larger than its tiles is run on windows of that size: its
+    own export at that size, whose boxes are PyTorch's at that input size."""
+    monkeypatch.setenv("POPPYSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    WINDOW = 640  # noqa: N806 (read as a constant)
+    assert make_card(tile_size_px=320).scan_window_px() == 320  # no opt-in: its tiles
+    trained_at = make_card(name="tiny-random", tile_size_px=320, overlap_px=64, scan_tile_px=WINDOW)
+    weights = tmp_path / "default-window.pt"
+    weights.write_bytes(tiny_yolo.read_bytes())
+    trained_at.save(weights)
+    openvino = load_detector(weights, device="cpu", conf=1e-4, precision="f32")
+    assert openvino.card.tile_size_px == WINDOW and openvino.card.overlap_px == 64
+    export = tmp_path / "cache" / "openvino" / f"{openvino.sha256}-{WINDOW}px"
+    assert (export / "sha256.txt").is_file()
+    # PyTorch on the same weights, told to take WINDOW inputs.
+    at_window = tmp_path / "pytorch-at-window.pt"
+    at_window.write_bytes(tiny_yolo.read_bytes())
+    trained_at.at_window(WINDOW).save(at_window)
+    pytorch = load_detector(at_window, device="cpu", conf=1e-4, backend="pytorch")
+    tiles = textured_tiles(2, WINDOW, 5)
+    for ov_boxes, pt_boxes in zip(openvino.predict(tiles), pytorch.predict(tiles), strict=True):
+        assert len(ov_boxes) >= TOP_N and ov_boxes[:, :4].max() > 320  # the whole window
+        assert _matched_fraction(ov_boxes, pt_boxes) >= 0.98
+        assert _matched_fraction(pt_boxes, ov_boxes) >= 0.98
+    # A card may pin its window; one smaller than its tiles is refused.
+    assert make_card(tile_size_px=320, scan_tile_px=640).scan_window_px() == 640
+    with pytest.raises(ModelError, match="smaller than its 320 px tiles"):
+        make_card(tile_size_px=320, scan_tile_px=256)
 
 
 def test_threshold_and_batch_shapes(
