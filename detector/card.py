@@ -83,11 +83,10 @@ class ModelCard:
 
         A convolutional detector takes any input size at its training GSD, and a larger
         window recomputes less overlap: 640 px windows with 128 px of overlap compute 1.56x
-        the raster's area, 1152 px windows (block-aligned strides of 1024) 1.27x, and the
-        scan ran 2.6x faster per hectare that way on the 2-core CPU measured. But the shipped
-        model, trained on 640 px tiles, found 59 instead of 62 of 84 held-out plots in 1152
-        px windows (2026-12-05), so a card only opts in (``scan_tile_px``) once its model
-        has been evaluated at that size.
+        the raster's area, 1152 px windows (block-aligned strides of 1024) 1.27x. But the
+        shipped model, trained on 640 px tiles, found 59 instead of 62 of 84 held-out plots
+        in 1152 px windows (2026-12-05), so a card only opts in (``scan_tile_px``) once its
+        model has been evaluated at that size.
         """
         return self.scan_tile_px or self.tile_size_px
 
